@@ -1,0 +1,337 @@
+//! Loading a policy set and its schema from folders, as one unit: every file
+//! parses, every policy id is unique, the whole set validates against the
+//! schema, or nothing of it is used.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Entities, Policy, PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::diagnostics::Problem;
+use super::slice;
+
+/// Largest policy or schema file read (a guard against pointing the
+/// sidecar at the wrong folder).
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Most files read from one folder.
+pub const MAX_FILES: usize = 1000;
+
+const POLICY_EXT: &str = "cedar";
+const SCHEMA_EXT: &str = "cedarschema";
+const SCHEMA_JSON_SUFFIX: &str = ".cedarschema.json";
+
+/// Why a policy set could not be loaded. The set is rejected whole.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{path}` is larger than {MAX_FILE_BYTES} bytes")]
+    TooLarge { path: PathBuf },
+    #[error("`{dir}` holds more than {MAX_FILES} files")]
+    TooManyFiles { dir: PathBuf },
+    #[error("no policy files (*.cedar) in `{dir}`")]
+    NoPolicies { dir: PathBuf },
+    #[error("no schema files (*.cedarschema, *.cedarschema.json) in `{dir}`")]
+    NoSchema { dir: PathBuf },
+    #[error("{}", join(.0))]
+    Invalid(Vec<Problem>),
+}
+
+impl LoadError {
+    /// The individual problems, for reports that list them.
+    pub fn problems(&self) -> Vec<Problem> {
+        match self {
+            Self::Invalid(problems) => problems.clone(),
+            other => vec![Problem::new(other.to_string())],
+        }
+    }
+}
+
+fn join(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One policy file and the ids of the policies it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyFile {
+    pub path: String,
+    pub policy_ids: Vec<String>,
+}
+
+/// A loaded, validated policy set with its schema.
+#[derive(Debug)]
+pub struct PolicyBundle {
+    pub(super) policies: PolicySet,
+    pub(super) schema: Schema,
+    /// The action entities of the schema, computed once per set.
+    pub(super) actions: Entities,
+    pub revision: String,
+    pub loaded_at: String,
+    pub files: Vec<PolicyFile>,
+    pub warnings: Vec<Problem>,
+}
+
+/// A source file: its display path and text.
+struct Source {
+    path: String,
+    text: String,
+}
+
+/// Loads and validates the set in `policies_dir` against the schema in `schema_dir`.
+pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle, LoadError> {
+    let policy_files = read_dir(policies_dir, |name| has_ext(name, POLICY_EXT))?;
+    if policy_files.is_empty() {
+        return Err(LoadError::NoPolicies {
+            dir: policies_dir.to_owned(),
+        });
+    }
+    let schema_files = read_dir(schema_dir, |name| {
+        has_ext(name, SCHEMA_EXT) || name.ends_with(SCHEMA_JSON_SUFFIX)
+    })?;
+    if schema_files.is_empty() {
+        return Err(LoadError::NoSchema {
+            dir: schema_dir.to_owned(),
+        });
+    }
+    let revision = revision(&schema_files, &policy_files);
+    let schema = parse_schema(&schema_files)?;
+    let parsed = parse_policies(&policy_files)?;
+    let warnings = validate(&schema, &parsed, &policy_files)?;
+    let actions = schema
+        .action_entities()
+        .map_err(|e| LoadError::Invalid(vec![Problem::new(format!("schema actions: {e}"))]))?;
+    slice::check_schema_shape(&schema)
+        .map_err(|message| LoadError::Invalid(vec![Problem::new(message)]))?;
+    Ok(PolicyBundle {
+        policies: parsed.set,
+        schema,
+        actions,
+        revision,
+        loaded_at: crate::model::now_rfc3339(),
+        files: parsed.files,
+        warnings,
+    })
+}
+
+/// Parses and validates standalone policy text against `schema` (for
+/// `POST /v1/policies/validate`). Returns errors and warnings.
+pub fn check_text(schema: &Schema, text: &str) -> (Vec<Problem>, Vec<Problem>) {
+    let sources = [Source {
+        path: "<request>".to_owned(),
+        text: text.to_owned(),
+    }];
+    let parsed = match parse_policies(&sources) {
+        Ok(parsed) => parsed,
+        Err(e) => return (e.problems(), Vec::new()),
+    };
+    match validate(schema, &parsed, &sources) {
+        Ok(warnings) => (Vec::new(), warnings),
+        Err(e) => (e.problems(), Vec::new()),
+    }
+}
+
+fn has_ext(name: &str, ext: &str) -> bool {
+    Path::new(name).extension().is_some_and(|e| e == ext)
+}
+
+/// Reads the matching files of `dir` (not its subfolders; hidden entries
+/// such as Kubernetes' `..data` are skipped), sorted by name.
+fn read_dir(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<Vec<Source>, LoadError> {
+    let io = |source| LoadError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut paths = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.starts_with('.') || !wanted(name) || !path.is_file() {
+            continue;
+        }
+        paths.push(path);
+        if paths.len() > MAX_FILES {
+            return Err(LoadError::TooManyFiles {
+                dir: dir.to_owned(),
+            });
+        }
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let io = |source| LoadError::Io {
+                path: path.clone(),
+                source,
+            };
+            if fs::metadata(&path).map_err(io)?.len() > MAX_FILE_BYTES {
+                return Err(LoadError::TooLarge { path });
+            }
+            let text = fs::read_to_string(&path).map_err(io)?;
+            Ok(Source {
+                path: path.display().to_string(),
+                text,
+            })
+        })
+        .collect()
+}
+
+/// `sha256:` of every file name and content, schema first.
+fn revision(schema: &[Source], policies: &[Source]) -> String {
+    let mut hasher = Sha256::new();
+    for source in schema.iter().chain(policies) {
+        let name = Path::new(&source.path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update((source.text.len() as u64).to_le_bytes());
+        hasher.update(source.text.as_bytes());
+    }
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+}
+
+fn parse_schema(files: &[Source]) -> Result<Schema, LoadError> {
+    let mut fragments = Vec::new();
+    let mut problems = Vec::new();
+    for file in files {
+        if file.path.ends_with(SCHEMA_JSON_SUFFIX) {
+            match SchemaFragment::from_json_str(&file.text) {
+                Ok(f) => fragments.push(f),
+                Err(e) => problems.push(Problem::from_diagnostic(&e, Some(&file.path), &file.text)),
+            }
+        } else {
+            match SchemaFragment::from_cedarschema_str(&file.text) {
+                Ok((f, _warnings)) => fragments.push(f),
+                Err(e) => problems.push(Problem::from_diagnostic(&e, Some(&file.path), &file.text)),
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(LoadError::Invalid(problems));
+    }
+    Schema::from_schema_fragments(fragments)
+        .map_err(|e| LoadError::Invalid(vec![Problem::from_diagnostic(&e, Some("schema"), "")]))
+}
+
+/// A parsed policy set, with where each policy came from.
+struct Parsed {
+    set: PolicySet,
+    files: Vec<PolicyFile>,
+    /// Policy id → index of its source file.
+    origin: HashMap<String, usize>,
+}
+
+/// Parses every file; each policy gets its `@id` annotation as id, or
+/// `<file stem>.<index>` when it has none.
+fn parse_policies(files: &[Source]) -> Result<Parsed, LoadError> {
+    let mut set = PolicySet::new();
+    let mut listed = Vec::new();
+    let mut problems = Vec::new();
+    let mut origin: HashMap<String, usize> = HashMap::new();
+    for (file_index, file) in files.iter().enumerate() {
+        let parsed = match PolicySet::from_str(&file.text) {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(Problem::from_diagnostic(&e, Some(&file.path), &file.text));
+                continue;
+            }
+        };
+        if parsed.templates().next().is_some() {
+            problems.push(Problem::new(format!(
+                "`{}`: policy templates are not supported in policy files",
+                file.path
+            )));
+            continue;
+        }
+        let stem = Path::new(&file.path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Cedar numbers policies in source order: keep that order.
+        let mut policies: Vec<&Policy> = parsed.policies().collect();
+        policies.sort_by_key(|p| policy_index(p.id()));
+        let mut ids = Vec::new();
+        for (index, policy) in policies.into_iter().enumerate() {
+            let id = policy
+                .annotation("id")
+                .map_or_else(|| format!("{stem}.{index}"), str::to_owned);
+            if let Some(first) = origin.get(&id).and_then(|&i| files.get(i)) {
+                problems.push(Problem::new(format!(
+                    "`{}`: policy id `{id}` is already used in `{}`",
+                    file.path, first.path
+                )));
+                continue;
+            }
+            origin.insert(id.clone(), file_index);
+            if let Err(e) = set.add(policy.new_id(PolicyId::new(&id))) {
+                problems.push(Problem::new(format!("`{}`: {e}", file.path)).with_policy(&id));
+                continue;
+            }
+            ids.push(id);
+        }
+        listed.push(PolicyFile {
+            path: file.path.clone(),
+            policy_ids: ids,
+        });
+    }
+    if problems.is_empty() {
+        Ok(Parsed {
+            set,
+            files: listed,
+            origin,
+        })
+    } else {
+        Err(LoadError::Invalid(problems))
+    }
+}
+
+/// Cedar names parsed policies `policy0`, `policy1`, …
+fn policy_index(id: &PolicyId) -> usize {
+    id.to_string()
+        .strip_prefix("policy")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX)
+}
+
+/// Strict validation of the whole set. Errors reject it; warnings are returned.
+fn validate(schema: &Schema, parsed: &Parsed, files: &[Source]) -> Result<Vec<Problem>, LoadError> {
+    let result = Validator::new(schema.clone()).validate(&parsed.set, ValidationMode::Strict);
+    // A policy's source spans are offsets into the file it came from.
+    let locate = |id: &PolicyId, diag: &dyn miette::Diagnostic| {
+        let file = parsed.origin.get(AsRef::<str>::as_ref(id)).and_then(|&i| files.get(i));
+        match file {
+            Some(f) => Problem::from_diagnostic(diag, Some(&f.path), &f.text),
+            None => Problem::from_diagnostic(diag, None, ""),
+        }
+        .with_policy(AsRef::<str>::as_ref(id))
+    };
+    let errors: Vec<Problem> = result
+        .validation_errors()
+        .map(|e| locate(e.policy_id(), e))
+        .collect();
+    let warnings = result
+        .validation_warnings()
+        .map(|w| locate(w.policy_id(), w))
+        .collect();
+    if errors.is_empty() {
+        Ok(warnings)
+    } else {
+        Err(LoadError::Invalid(errors))
+    }
+}

@@ -1,0 +1,508 @@
+//! Decisions: the only module that touches cedar-policy. It loads and
+//! validates the policy set with its schema, keeps the current set behind an
+//! atomic pointer, builds each request's entity slice from the membership
+//! snapshot and evaluates.
+
+mod diagnostics;
+mod load;
+mod slice;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use cedar_policy::{Authorizer, Context, Entities, EntityUid, Request};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use diagnostics::Problem;
+pub use load::{LoadError, PolicyFile, MAX_FILES, MAX_FILE_BYTES};
+pub use slice::{is_sidecar_type, MAX_REQUEST_ENTITIES, SIDECAR_TYPES};
+
+use crate::snapshot::Snapshot;
+
+/// Most requests in one batch.
+pub const MAX_BATCH: usize = 100;
+
+/// A request the sidecar cannot decide.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("entity `{0}` is of a type the sidecar owns; requests may not supply it")]
+    ReservedEntity(String),
+    #[error("entity `{0}` may not be a member of a role group; only the sidecar assigns roles")]
+    ReservedParent(String),
+    #[error("request {index}: {source}")]
+    BatchItem {
+        index: usize,
+        #[source]
+        source: Box<RequestError>,
+    },
+}
+
+impl RequestError {
+    /// Whether the request tried to supply sidecar-owned entities.
+    pub fn is_reserved(&self) -> bool {
+        match self {
+            Self::ReservedEntity(_) | Self::ReservedParent(_) => true,
+            Self::BatchItem { source, .. } => source.is_reserved(),
+            Self::Invalid(_) => false,
+        }
+    }
+}
+
+fn invalid(what: &str, e: impl std::fmt::Display) -> RequestError {
+    RequestError::Invalid(format!("{what}: {e}"))
+}
+
+/// One is-authorized question, as the API receives it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub principal: Value,
+    pub action: Value,
+    pub resource: Value,
+    #[serde(default)]
+    pub context: Option<Value>,
+    #[serde(default)]
+    pub entities: Option<Value>,
+}
+
+/// One question of a batch: no entities of its own.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchItem {
+    pub principal: Value,
+    pub action: Value,
+    pub resource: Value,
+    #[serde(default)]
+    pub context: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    pub requests: Vec<BatchItem>,
+    #[serde(default)]
+    pub entities: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    Allow,
+    Deny,
+}
+
+/// A policy that failed to evaluate (it is then ignored, which can only
+/// turn an Allow into a Deny).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EvalError {
+    pub policy: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub decision: Outcome,
+    pub reasons: Vec<String>,
+    pub errors: Vec<EvalError>,
+    pub policy_revision: String,
+    pub data_revision: u64,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.decision == Outcome::Allow
+    }
+}
+
+/// The resource of a management call.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Org(&'a str),
+    Workspace(&'a str),
+}
+
+/// The outcome of the last reload attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReloadStatus {
+    pub ok: bool,
+    pub at: String,
+    pub error: Option<String>,
+}
+
+/// What `GET /v1/policies` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyInfo {
+    pub revision: String,
+    pub loaded_at: String,
+    pub files: Vec<PolicyFile>,
+    pub last_reload: ReloadStatus,
+}
+
+/// What validating policy text against the loaded schema found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationReport {
+    pub valid: bool,
+    pub errors: Vec<Problem>,
+    pub warnings: Vec<Problem>,
+}
+
+/// The decision point: the current policy set, swapped atomically on reload.
+pub struct Authz {
+    policies_dir: PathBuf,
+    schema_dir: PathBuf,
+    current: ArcSwap<load::PolicyBundle>,
+    last_reload: Mutex<ReloadStatus>,
+    /// Serializes reloads so two watchers' events cannot race.
+    reload_lock: Mutex<()>,
+    authorizer: Authorizer,
+}
+
+impl std::fmt::Debug for Authz {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authz")
+            .field("policies_dir", &self.policies_dir)
+            .field("schema_dir", &self.schema_dir)
+            .field("revision", &self.current.load().revision)
+            .finish()
+    }
+}
+
+impl Authz {
+    /// Loads the set; fails (so the sidecar refuses to start) when there is
+    /// no valid set.
+    pub fn load(policies_dir: &Path, schema_dir: &Path) -> Result<Self, LoadError> {
+        let bundle = load::load_dirs(policies_dir, schema_dir)?;
+        for warning in &bundle.warnings {
+            tracing::warn!(%warning, "policy warning");
+        }
+        let status = ReloadStatus {
+            ok: true,
+            at: bundle.loaded_at.clone(),
+            error: None,
+        };
+        Ok(Self {
+            policies_dir: policies_dir.to_owned(),
+            schema_dir: schema_dir.to_owned(),
+            current: ArcSwap::from_pointee(bundle),
+            last_reload: Mutex::new(status),
+            reload_lock: Mutex::new(()),
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    pub fn policies_dir(&self) -> &Path {
+        &self.policies_dir
+    }
+
+    pub fn schema_dir(&self) -> &Path {
+        &self.schema_dir
+    }
+
+    /// Re-reads the folders. A valid set that differs from the current one
+    /// is swapped in; an invalid one is rejected whole and the current set
+    /// keeps serving. Returns the revision now serving.
+    pub fn reload(&self) -> Result<String, LoadError> {
+        let _guard = self.reload_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = load::load_dirs(&self.policies_dir, &self.schema_dir);
+        let mut status = self
+            .last_reload
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match result {
+            Ok(bundle) => {
+                let revision = bundle.revision.clone();
+                *status = ReloadStatus {
+                    ok: true,
+                    at: bundle.loaded_at.clone(),
+                    error: None,
+                };
+                if revision != self.current.load().revision {
+                    for warning in &bundle.warnings {
+                        tracing::warn!(%warning, "policy warning");
+                    }
+                    tracing::info!(%revision, "policy set reloaded");
+                    self.current.store(Arc::new(bundle));
+                }
+                Ok(revision)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "policy set rejected; the last good set keeps serving");
+                *status = ReloadStatus {
+                    ok: false,
+                    at: crate::model::now_rfc3339(),
+                    error: Some(e.to_string()),
+                };
+                Err(e)
+            }
+        }
+    }
+
+    pub fn revision(&self) -> String {
+        self.current.load().revision.clone()
+    }
+
+    pub fn info(&self) -> PolicyInfo {
+        let bundle = self.current.load();
+        let last_reload = self
+            .last_reload
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        PolicyInfo {
+            revision: bundle.revision.clone(),
+            loaded_at: bundle.loaded_at.clone(),
+            files: bundle.files.clone(),
+            last_reload,
+        }
+    }
+
+    /// Validates standalone policy text against the loaded schema.
+    pub fn validate_text(&self, text: &str) -> ValidationReport {
+        let bundle = self.current.load();
+        let (errors, warnings) = load::check_text(&bundle.schema, text);
+        ValidationReport {
+            valid: errors.is_empty(),
+            errors,
+            warnings,
+        }
+    }
+
+    /// Answers one is-authorized question.
+    pub fn decide(&self, snapshot: &Snapshot, req: &DecisionRequest) -> Result<Decision, RequestError> {
+        let bundle = self.current.load();
+        let mut slice = slice::SliceBuilder::new(snapshot).map_err(RequestError::Invalid)?;
+        let host = host_entities(&bundle, req.entities.as_ref(), &mut slice)?;
+        let request = parse_request(
+            &bundle,
+            &req.principal,
+            &req.action,
+            &req.resource,
+            req.context.as_ref(),
+            &mut slice,
+        )?;
+        let entities = assemble(&bundle, host, slice)?;
+        Ok(self.evaluate(&bundle, &request, &entities, snapshot.revision()))
+    }
+
+    /// Answers up to [`MAX_BATCH`] questions sharing one entity list, in order.
+    pub fn decide_batch(
+        &self,
+        snapshot: &Snapshot,
+        batch: &BatchRequest,
+    ) -> Result<Vec<Decision>, RequestError> {
+        if batch.requests.is_empty() || batch.requests.len() > MAX_BATCH {
+            return Err(RequestError::Invalid(format!(
+                "`requests` must hold 1 to {MAX_BATCH} requests, not {}",
+                batch.requests.len()
+            )));
+        }
+        let bundle = self.current.load();
+        let mut slice = slice::SliceBuilder::new(snapshot).map_err(RequestError::Invalid)?;
+        let host = host_entities(&bundle, batch.entities.as_ref(), &mut slice)?;
+        let requests = batch
+            .requests
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                parse_request(
+                    &bundle,
+                    &item.principal,
+                    &item.action,
+                    &item.resource,
+                    item.context.as_ref(),
+                    &mut slice,
+                )
+                .map_err(|e| RequestError::BatchItem {
+                    index,
+                    source: Box::new(e),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let entities = assemble(&bundle, host, slice)?;
+        Ok(requests
+            .iter()
+            .map(|r| self.evaluate(&bundle, r, &entities, snapshot.revision()))
+            .collect())
+    }
+
+    /// Authorizes a management call: `actor` as principal, `target` as
+    /// resource, the role strings as context. Any error is a Deny.
+    pub fn check(
+        &self,
+        snapshot: &Snapshot,
+        actor: &str,
+        action: &str,
+        target: Target<'_>,
+        context: &[(&str, &str)],
+    ) -> Decision {
+        let resource = match target {
+            Target::Org(id) => serde_json::json!({"type": "Organization", "id": id}),
+            Target::Workspace(id) => serde_json::json!({"type": "Workspace", "id": id}),
+        };
+        let context: serde_json::Map<String, Value> = context
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+            .collect();
+        let req = DecisionRequest {
+            principal: serde_json::json!({"type": "User", "id": actor}),
+            action: serde_json::json!({"type": "Action", "id": action}),
+            resource,
+            context: Some(Value::Object(context)),
+            entities: None,
+        };
+        self.decide(snapshot, &req).unwrap_or_else(|e| {
+            tracing::error!(error = %e, action, "management check could not be evaluated; denying");
+            Decision {
+                decision: Outcome::Deny,
+                reasons: Vec::new(),
+                errors: vec![EvalError {
+                    policy: String::new(),
+                    message: e.to_string(),
+                }],
+                policy_revision: self.revision(),
+                data_revision: snapshot.revision(),
+            }
+        })
+    }
+
+    fn evaluate(
+        &self,
+        bundle: &load::PolicyBundle,
+        request: &Request,
+        entities: &Entities,
+        data_revision: u64,
+    ) -> Decision {
+        let response = self.authorizer.is_authorized(request, &bundle.policies, entities);
+        let mut reasons: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| id.to_string())
+            .collect();
+        reasons.sort();
+        let errors = response
+            .diagnostics()
+            .errors()
+            .map(|e| {
+                let cedar_policy::AuthorizationError::PolicyEvaluationError(e) = e;
+                EvalError {
+                    policy: e.policy_id().to_string(),
+                    message: e.inner().to_string(),
+                }
+            })
+            .collect();
+        Decision {
+            decision: match response.decision() {
+                cedar_policy::Decision::Allow => Outcome::Allow,
+                cedar_policy::Decision::Deny => Outcome::Deny,
+            },
+            reasons,
+            errors,
+            policy_revision: bundle.revision.clone(),
+            data_revision,
+        }
+    }
+}
+
+/// An entity uid in object (`{"type", "id"}`) or string (`User::"alice"`) form.
+fn parse_uid(value: &Value, what: &str) -> Result<EntityUid, RequestError> {
+    match value {
+        Value::String(s) => EntityUid::from_str(s).map_err(|e| invalid(what, e)),
+        Value::Object(_) => EntityUid::from_json(value.clone()).map_err(|e| invalid(what, e)),
+        _ => Err(RequestError::Invalid(format!(
+            "{what}: expected an object {{\"type\", \"id\"}} or a string like `User::\"alice\"`"
+        ))),
+    }
+}
+
+fn parse_request(
+    bundle: &load::PolicyBundle,
+    principal: &Value,
+    action: &Value,
+    resource: &Value,
+    context: Option<&Value>,
+    slice: &mut slice::SliceBuilder<'_>,
+) -> Result<Request, RequestError> {
+    let principal = parse_uid(principal, "principal")?;
+    let action = parse_uid(action, "action")?;
+    let resource = parse_uid(resource, "resource")?;
+    let context = match context {
+        None | Some(Value::Null) => Context::empty(),
+        Some(value @ Value::Object(_)) => {
+            slice.want_refs_in(value);
+            Context::from_json_value(value.clone(), Some((&bundle.schema, &action)))
+                .map_err(|e| invalid("context", e))?
+        }
+        Some(_) => return Err(RequestError::Invalid("context: expected an object".into())),
+    };
+    slice.want(&principal);
+    slice.want(&resource);
+    Request::new(principal, action, resource, context, Some(&bundle.schema))
+        .map_err(|e| invalid("request does not conform to the schema", e))
+}
+
+/// Parses the request's own entities after checking they claim nothing the
+/// sidecar owns, and asks the slice for the sidecar entities they name.
+fn host_entities(
+    bundle: &load::PolicyBundle,
+    entities: Option<&Value>,
+    slice: &mut slice::SliceBuilder<'_>,
+) -> Result<Option<Entities>, RequestError> {
+    let items = match entities {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(RequestError::Invalid("entities: expected an array".into())),
+    };
+    if items.is_empty() {
+        return Ok(None);
+    }
+    if items.len() > MAX_REQUEST_ENTITIES {
+        return Err(RequestError::Invalid(format!(
+            "entities: at most {MAX_REQUEST_ENTITIES} entities per request, not {}",
+            items.len()
+        )));
+    }
+    for item in items {
+        let uid = item
+            .get("uid")
+            .ok_or_else(|| RequestError::Invalid("entities: every entity needs a `uid`".into()))
+            .and_then(|u| parse_uid(u, "entities: uid"))?;
+        if is_sidecar_type(uid.type_name()) {
+            return Err(RequestError::ReservedEntity(uid.to_string()));
+        }
+        if let Some(Value::Array(parents)) = item.get("parents") {
+            for parent in parents {
+                let parent = parse_uid(parent, "entities: parent")?;
+                if parent.type_name().to_string() == "Role" {
+                    return Err(RequestError::ReservedParent(uid.to_string()));
+                }
+            }
+        }
+    }
+    slice.want_refs_in(&Value::Array(items.clone()));
+    Entities::from_json_value(Value::Array(items.clone()), Some(&bundle.schema))
+        .map(Some)
+        .map_err(|e| invalid("entities", e))
+}
+
+/// The request's entities plus the sidecar's slice, validated together.
+fn assemble(
+    bundle: &load::PolicyBundle,
+    host: Option<Entities>,
+    slice: slice::SliceBuilder<'_>,
+) -> Result<Entities, RequestError> {
+    let sidecar = slice.build().map_err(RequestError::Invalid)?;
+    let base = match host {
+        Some(host) => host,
+        None => bundle.actions.clone(),
+    };
+    base.add_entities(sidecar, Some(&bundle.schema))
+        .map_err(|e| invalid("entities", e))
+}
+
+
+#[cfg(test)]
+mod tests;

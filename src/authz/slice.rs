@@ -1,0 +1,243 @@
+//! Building the entities of one decision: only what the request can touch.
+//! The principal with its role groups, the resource with its ancestors, the
+//! request's own entities, and the sidecar entities those name. Nothing here
+//! reads the database or grows with the number of users or organizations.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema};
+use serde_json::Value;
+
+use crate::model::{OrgRole, WorkspaceRole};
+use crate::snapshot::Snapshot;
+
+/// The entity types the sidecar owns and builds from its database.
+pub const SIDECAR_TYPES: [&str; 4] = ["User", "Organization", "Workspace", "Role"];
+
+/// Most entities a request may supply.
+pub const MAX_REQUEST_ENTITIES: usize = 1000;
+
+/// The parsed names of the sidecar's types, made once.
+struct Types {
+    user: EntityTypeName,
+    org: EntityTypeName,
+    workspace: EntityTypeName,
+    role: EntityTypeName,
+}
+
+static TYPES: LazyLock<Option<Types>> = LazyLock::new(|| {
+    Some(Types {
+        user: EntityTypeName::from_str("User").ok()?,
+        org: EntityTypeName::from_str("Organization").ok()?,
+        workspace: EntityTypeName::from_str("Workspace").ok()?,
+        role: EntityTypeName::from_str("Role").ok()?,
+    })
+});
+
+fn types() -> Result<&'static Types, String> {
+    TYPES
+        .as_ref()
+        .ok_or_else(|| "internal: sidecar type names do not parse".to_owned())
+}
+
+/// Whether `uid` is of a type the sidecar owns.
+pub fn is_sidecar_type(type_name: &EntityTypeName) -> bool {
+    let name = type_name.to_string();
+    SIDECAR_TYPES.contains(&name.as_str())
+}
+
+pub fn org_role_id(org: &str, role: OrgRole) -> String {
+    format!("{org}#{}", role.as_str())
+}
+
+pub fn workspace_role_id(org: &str, ws: &str, role: WorkspaceRole) -> String {
+    format!("{org}/{ws}#{}", role.as_str())
+}
+
+fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
+}
+
+/// Collects the sidecar entities a request needs.
+pub struct SliceBuilder<'s> {
+    snapshot: &'s Snapshot,
+    types: &'static Types,
+    seen: HashSet<EntityUid>,
+    queue: Vec<EntityUid>,
+}
+
+impl std::fmt::Debug for SliceBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SliceBuilder").field("seen", &self.seen.len()).finish()
+    }
+}
+
+impl<'s> SliceBuilder<'s> {
+    pub fn new(snapshot: &'s Snapshot) -> Result<Self, String> {
+        Ok(Self {
+            snapshot,
+            types: types()?,
+            seen: HashSet::new(),
+            queue: Vec::new(),
+        })
+    }
+
+    /// Asks for `uid` (and what it points to) if it is a sidecar entity.
+    pub fn want(&mut self, uid: &EntityUid) {
+        if is_sidecar_type(uid.type_name()) && self.seen.insert(uid.clone()) {
+            self.queue.push(uid.clone());
+        }
+    }
+
+    /// Asks for every entity reference found anywhere in a JSON value
+    /// (`{"__entity": {...}}` or a bare `{"type", "id"}` object).
+    pub fn want_refs_in(&mut self, value: &Value) {
+        match value {
+            Value::Array(items) => items.iter().for_each(|v| self.want_refs_in(v)),
+            Value::Object(map) => {
+                if let Some(inner) = map.get("__entity") {
+                    self.want_json_uid(inner);
+                } else if map.len() == 2 && map.contains_key("type") && map.contains_key("id") {
+                    self.want_json_uid(value);
+                }
+                map.values().for_each(|v| self.want_refs_in(v));
+            }
+            _ => {}
+        }
+    }
+
+    fn want_json_uid(&mut self, value: &Value) {
+        if let Ok(uid) = EntityUid::from_json(value.clone()) {
+            self.want(&uid);
+        }
+    }
+
+    /// The sidecar entities asked for, with everything they lead to.
+    pub fn build(mut self) -> Result<Vec<Entity>, String> {
+        let mut out = Vec::new();
+        while let Some(next) = self.queue.pop() {
+            if let Some(entity) = self.entity(&next)? {
+                out.push(entity);
+            }
+        }
+        Ok(out)
+    }
+
+    fn entity(&mut self, wanted: &EntityUid) -> Result<Option<Entity>, String> {
+        let t = self.types;
+        let id = wanted.id().unescaped();
+        let name = wanted.type_name();
+        if name == &t.user {
+            let mut parents = HashSet::new();
+            if let Some(roles) = self.snapshot.user(id) {
+                for (org, role) in &roles.orgs {
+                    for group in role.groups() {
+                        parents.insert(uid(&t.role, &org_role_id(org, *group)));
+                    }
+                }
+                for (org, ws, role) in &roles.workspaces {
+                    for group in role.groups() {
+                        parents.insert(uid(&t.role, &workspace_role_id(org, ws, *group)));
+                    }
+                }
+            }
+            Ok(Some(Entity::new_no_attrs(wanted.clone(), parents)))
+        } else if name == &t.org {
+            if !self.snapshot.org_exists(id) {
+                return Ok(None);
+            }
+            org_entity(t, wanted.clone(), id).map(Some)
+        } else if name == &t.workspace {
+            let Some(ws) = self.snapshot.workspace(id) else {
+                return Ok(None);
+            };
+            let org = uid(&t.org, &ws.org);
+            let ws_entity = workspace_entity(t, wanted.clone(), &ws.org, id, org.clone())?;
+            self.want(&org);
+            Ok(Some(ws_entity))
+        } else if name == &t.role {
+            Ok(role_entity(t, wanted.clone(), id))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+fn org_entity(t: &Types, org_uid: EntityUid, org: &str) -> Result<Entity, String> {
+    let role = |r| RestrictedExpression::new_entity_uid(uid(&t.role, &org_role_id(org, r)));
+    let attrs = HashMap::from([
+        ("owners".to_owned(), role(OrgRole::Owner)),
+        ("admins".to_owned(), role(OrgRole::Admin)),
+        ("accounting".to_owned(), role(OrgRole::Accounting)),
+        ("members".to_owned(), role(OrgRole::Member)),
+    ]);
+    Entity::new(org_uid, attrs, HashSet::new()).map_err(|e| e.to_string())
+}
+
+fn workspace_entity(
+    t: &Types,
+    ws_uid: EntityUid,
+    org: &str,
+    ws: &str,
+    org_uid: EntityUid,
+) -> Result<Entity, String> {
+    let role =
+        |r| RestrictedExpression::new_entity_uid(uid(&t.role, &workspace_role_id(org, ws, r)));
+    let attrs = HashMap::from([
+        ("org".to_owned(), RestrictedExpression::new_entity_uid(org_uid.clone())),
+        ("admins".to_owned(), role(WorkspaceRole::Admin)),
+        ("members".to_owned(), role(WorkspaceRole::Member)),
+    ]);
+    Entity::new(ws_uid, attrs, HashSet::from([org_uid])).map_err(|e| e.to_string())
+}
+
+/// A role group, with every group above it as a parent (so no other role
+/// entity is needed to know its ancestors).
+fn role_entity(t: &Types, role_uid: EntityUid, id: &str) -> Option<Entity> {
+    let (scope, role) = id.rsplit_once('#')?;
+    let parents: HashSet<EntityUid> = if scope.contains('/') {
+        let (org, ws) = scope.split_once('/')?;
+        let role = WorkspaceRole::from_str(role).ok()?;
+        role.groups()
+            .iter()
+            .skip(1)
+            .map(|g| uid(&t.role, &workspace_role_id(org, ws, *g)))
+            .collect()
+    } else {
+        let role = OrgRole::from_str(role).ok()?;
+        role.groups()
+            .iter()
+            .skip(1)
+            .map(|g| uid(&t.role, &org_role_id(scope, *g)))
+            .collect()
+    };
+    Some(Entity::new_no_attrs(role_uid, parents))
+}
+
+/// Checks at load time that `schema` declares the sidecar's types in the
+/// shape the sidecar builds them, so a schema edit cannot make every
+/// decision fail.
+pub fn check_schema_shape(schema: &Schema) -> Result<(), String> {
+    let t = types()?;
+    let org_uid = uid(&t.org, "o");
+    let sample = vec![
+        Entity::new_no_attrs(
+            uid(&t.user, "u"),
+            HashSet::from([uid(&t.role, &org_role_id("o", OrgRole::Owner))]),
+        ),
+        org_entity(t, org_uid.clone(), "o")?,
+        workspace_entity(t, uid(&t.workspace, "w"), "o", "w", org_uid)?,
+        Entity::new_no_attrs(
+            uid(&t.role, &org_role_id("o", OrgRole::Owner)),
+            HashSet::from([uid(&t.role, &org_role_id("o", OrgRole::Admin))]),
+        ),
+    ];
+    Entities::from_entities(sample, Some(schema)).map(|_| ()).map_err(|e| {
+        format!(
+            "the schema must declare the sidecar-owned types User, Role, Organization and \
+             Workspace as the default schema does: {e}"
+        )
+    })
+}

@@ -1,0 +1,123 @@
+use super::*;
+use crate::model::{OrgAccess, OrgRole, WorkspaceAccess, WorkspaceRole};
+use serde_json::json;
+
+fn repo_authz() -> Authz {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Authz::load(&root.join("policies"), &root.join("schema")).unwrap()
+}
+
+fn snapshot() -> Snapshot {
+    Snapshot::build(
+        vec![OrgAccess {
+            org_id: "acme".into(),
+            members: vec![
+                ("olive".into(), OrgRole::Owner),
+                ("adam".into(), OrgRole::Admin),
+                ("carl".into(), OrgRole::Accounting),
+                ("mia".into(), OrgRole::Member),
+            ],
+            workspaces: vec![WorkspaceAccess {
+                workspace_id: "ws1".into(),
+                members: vec![("mia".into(), WorkspaceRole::Member)],
+            }],
+        }],
+        7,
+    )
+}
+
+fn ask(authz: &Authz, snap: &Snapshot, body: Value) -> Result<Decision, RequestError> {
+    let req: DecisionRequest = serde_json::from_value(body).unwrap();
+    authz.decide(snap, &req)
+}
+
+#[test]
+fn default_set_loads_and_names_its_policies() {
+    let authz = repo_authz();
+    let info = authz.info();
+    assert!(info.revision.starts_with("sha256:"));
+    let ids: Vec<&String> = info.files.iter().flat_map(|f| &f.policy_ids).collect();
+    assert!(ids.iter().any(|id| *id == "only-owners-grant-owner"), "{ids:?}");
+}
+
+#[test]
+fn decisions_follow_roles_and_name_their_reasons() {
+    let authz = repo_authz();
+    let snap = snapshot();
+    let allow = ask(
+        &authz,
+        &snap,
+        json!({"principal": {"type": "User", "id": "carl"}, "action": {"type": "Action", "id": "invoice.read"},
+               "resource": {"type": "Workspace", "id": "ws1"}}),
+    )
+    .unwrap();
+    assert!(allow.allowed(), "{allow:?}");
+    assert_eq!(allow.reasons, vec!["owners-and-accounting-manage-workspace-billing"]);
+    assert_eq!(allow.data_revision, 7);
+
+    let deny = ask(
+        &authz,
+        &snap,
+        json!({"principal": "User::\"mia\"", "action": "Action::\"invoice.read\"", "resource": "Workspace::\"ws1\""}),
+    )
+    .unwrap();
+    assert!(!deny.allowed());
+    assert!(deny.reasons.is_empty());
+}
+
+#[test]
+fn management_checks_carry_the_granted_role() {
+    let authz = repo_authz();
+    let snap = snapshot();
+    let grant = |actor, role| {
+        authz
+            .check(&snap, actor, "member.invite", Target::Org("acme"), &[("role", role)])
+            .allowed()
+    };
+    assert!(grant("olive", "owner"));
+    assert!(grant("adam", "admin"));
+    assert!(!grant("adam", "owner"));
+    assert!(!grant("carl", "member"));
+    assert!(!grant("stranger", "member"));
+}
+
+#[test]
+fn requests_cannot_supply_sidecar_entities() {
+    let authz = repo_authz();
+    let snap = snapshot();
+    let err = ask(
+        &authz,
+        &snap,
+        json!({"principal": {"type": "User", "id": "mia"}, "action": {"type": "Action", "id": "org.delete"},
+               "resource": {"type": "Organization", "id": "acme"},
+               "entities": [{"uid": {"type": "User", "id": "mia"}, "attrs": {}, "parents": [{"type": "Role", "id": "acme#owner"}]}]}),
+    )
+    .unwrap_err();
+    assert!(err.is_reserved(), "{err}");
+}
+
+#[test]
+fn requests_outside_the_schema_are_invalid() {
+    let authz = repo_authz();
+    let snap = snapshot();
+    let err = ask(
+        &authz,
+        &snap,
+        json!({"principal": {"type": "User", "id": "mia"}, "action": {"type": "Action", "id": "no.such"},
+               "resource": {"type": "Organization", "id": "acme"}}),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RequestError::Invalid(_)), "{err}");
+}
+
+#[test]
+fn invalid_text_is_reported_with_its_location() {
+    let authz = repo_authz();
+    let report = authz.validate_text("permit(principal, action == Action::\"nope\", resource);");
+    assert!(!report.valid);
+    assert_eq!(report.errors[0].line, Some(1));
+    let report = authz.validate_text("permit(principal,\n action, resource) when { principal.nope };");
+    assert!(!report.valid, "{report:?}");
+    let ok = authz.validate_text("@id(\"x\") permit(principal, action == Action::\"org.read\", resource);");
+    assert!(ok.valid, "{ok:?}");
+}

@@ -1,0 +1,11 @@
+//! tenantgate: an authorization sidecar for multi-tenant SaaS applications.
+//!
+//! Organizations, workspaces and memberships live in SQLite ([`store`]); an
+//! in-memory [`snapshot`] of who holds which role feeds Cedar decisions
+//! ([`authz`]) whose policy files hot-reload ([`watch`]); the rules of the
+//! domain live in [`domain`] and the HTTP contract in [`http`].
+
+pub mod authz;
+pub mod model;
+pub mod snapshot;
+pub mod store;

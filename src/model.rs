@@ -1,0 +1,368 @@
+//! Plain domain types shared by the store, the snapshot, the domain rules and
+//! the HTTP layer. No dependency beyond serde lives here.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest id the API accepts (API.md: 1–128 characters).
+pub const MAX_ID_LEN: usize = 128;
+/// Longest organization or workspace name.
+pub const MAX_NAME_LEN: usize = 200;
+/// Longest email address (RFC 5321 path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// A role in an organization. Rank: owner > admin > member, and accounting is
+/// a member with billing rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgRole {
+    Owner,
+    Admin,
+    Accounting,
+    Member,
+}
+
+impl OrgRole {
+    pub const ALL: [OrgRole; 4] = [Self::Owner, Self::Admin, Self::Accounting, Self::Member];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Accounting => "accounting",
+            Self::Member => "member",
+        }
+    }
+
+    /// The role groups a holder of this role is in, itself first: rank is
+    /// inheritance (owner ∈ admin ∈ member, accounting ∈ member).
+    pub fn groups(self) -> &'static [OrgRole] {
+        match self {
+            Self::Owner => &[Self::Owner, Self::Admin, Self::Member],
+            Self::Admin => &[Self::Admin, Self::Member],
+            Self::Accounting => &[Self::Accounting, Self::Member],
+            Self::Member => &[Self::Member],
+        }
+    }
+
+    /// The group a group directly belongs to, if any.
+    pub fn parent(self) -> Option<OrgRole> {
+        match self {
+            Self::Owner => Some(Self::Admin),
+            Self::Admin | Self::Accounting => Some(Self::Member),
+            Self::Member => None,
+        }
+    }
+}
+
+/// A role in a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkspaceRole {
+    Admin,
+    Member,
+}
+
+impl WorkspaceRole {
+    pub const ALL: [WorkspaceRole; 2] = [Self::Admin, Self::Member];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Member => "member",
+        }
+    }
+
+    pub fn groups(self) -> &'static [WorkspaceRole] {
+        match self {
+            Self::Admin => &[Self::Admin, Self::Member],
+            Self::Member => &[Self::Member],
+        }
+    }
+
+    pub fn parent(self) -> Option<WorkspaceRole> {
+        match self {
+            Self::Admin => Some(Self::Member),
+            Self::Member => None,
+        }
+    }
+}
+
+/// A role name that is not one of the known roles.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role `{0}`")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for OrgRole {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+impl FromStr for WorkspaceRole {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+impl fmt::Display for OrgRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for WorkspaceRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The scope of an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Decision endpoints only.
+    Check,
+    /// Management calls on behalf of an actor, and decisions.
+    Manage,
+    /// Everything, including system calls and policy administration.
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Check => "check",
+            Self::Manage => "manage",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Whether a key of this scope may make a call that needs `needed`.
+    pub fn allows(self, needed: Scope) -> bool {
+        self >= needed
+    }
+}
+
+impl FromStr for Scope {
+    type Err = UnknownScope;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "check" => Ok(Self::Check),
+            "manage" => Ok(Self::Manage),
+            "admin" => Ok(Self::Admin),
+            other => Err(UnknownScope(other.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope `{0}`: expected check, manage or admin")]
+pub struct UnknownScope(pub String);
+
+/// Whether `id` is a valid id: 1–128 characters of `[A-Za-z0-9._:@-]`.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'))
+}
+
+/// Normalizes an email for storage and comparison: trimmed, lowercase.
+/// Returns `None` when it is not a plausible address.
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let email = raw.trim().to_lowercase();
+    if email.is_empty() || email.len() > MAX_EMAIL_LEN {
+        return None;
+    }
+    let (local, domain) = email.rsplit_once('@')?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local.chars().all(|c| {
+            c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) || !c.is_ascii()
+        });
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+        });
+    (local_ok && domain_ok).then_some(email)
+}
+
+/// Whether a display name is acceptable: 1–200 characters, no control characters.
+pub fn is_valid_name(name: &str) -> bool {
+    let trimmed = name.trim();
+    !trimmed.is_empty()
+        && name.chars().count() <= MAX_NAME_LEN
+        && !name.chars().any(char::is_control)
+}
+
+/// An organization as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub member_count: u64,
+}
+
+/// An organization membership as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub role: OrgRole,
+    pub joined_at: String,
+}
+
+/// An organization a user belongs to, with the user's role there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserOrg {
+    pub org: Org,
+    pub role: OrgRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Workspace {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkspaceMember {
+    pub user_id: String,
+    pub email: String,
+    pub role: WorkspaceRole,
+    pub added_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub details: serde_json::Value,
+}
+
+/// An API key's public description (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub scope: Scope,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// Everything about one organization that decisions need: who holds which
+/// role in it and in each of its workspaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgAccess {
+    pub org_id: String,
+    pub members: Vec<(String, OrgRole)>,
+    pub workspaces: Vec<WorkspaceAccess>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkspaceAccess {
+    pub workspace_id: String,
+    pub members: Vec<(String, WorkspaceRole)>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The current time as an RFC 3339 UTC string with microseconds, which sorts
+/// the same as a string and as a time.
+pub fn now_rfc3339() -> String {
+    format_time(time::OffsetDateTime::now_utc())
+}
+
+pub fn format_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+/// A fresh random id with a readable prefix, e.g. `org_5f1c…`.
+pub fn new_id(prefix: &str) -> String {
+    let bytes: [u8; 10] = rand::random();
+    format!("{prefix}_{}", hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_contract() {
+        assert!(is_valid_id("acme"));
+        assert!(is_valid_id("user@example.com:42_a-b.c"));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id("a b"));
+        assert!(!is_valid_id("a#b"));
+        assert!(!is_valid_id("a/b"));
+        assert!(!is_valid_id(&"x".repeat(129)));
+        assert!(is_valid_id(&"x".repeat(128)));
+    }
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(
+            normalize_email("  Alice@Example.COM "),
+            Some("alice@example.com".into())
+        );
+        for bad in ["", "alice", "@example.com", "alice@", "alice@localhost", "a..b@x.io", "a b@x.io"] {
+            assert_eq!(normalize_email(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn role_groups_follow_rank() {
+        assert_eq!(OrgRole::Owner.groups(), &[OrgRole::Owner, OrgRole::Admin, OrgRole::Member]);
+        assert_eq!("accounting".parse::<OrgRole>(), Ok(OrgRole::Accounting));
+        assert!("root".parse::<OrgRole>().is_err());
+        assert!(Scope::Admin.allows(Scope::Manage));
+        assert!(!Scope::Check.allows(Scope::Manage));
+    }
+
+    #[test]
+    fn times_are_fixed_width_utc() {
+        let t = format_time(time::macros::datetime!(2026-01-02 03:04:05.000006 UTC));
+        assert_eq!(t, "2026-01-02T03:04:05.000006Z");
+    }
+}

@@ -1,0 +1,52 @@
+//! Audit events, written in the same transaction as the change they record.
+
+use rusqlite::params;
+
+use super::orgs::fetch_limit;
+use super::{split_page, Db, StoreError};
+use crate::model::AuditEvent;
+
+impl Db<'_> {
+    pub fn insert_audit(
+        &self,
+        org: &str,
+        actor: &str,
+        action: &str,
+        target: &str,
+        details: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO audit_events (org_id, at, actor, action, target, details)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![org, self.now, actor, action, target, details.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Events of `org`, newest first, older than the event id `before`.
+    pub fn list_audit(
+        &self,
+        org: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<AuditEvent>, bool), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, at, actor, action, target, details FROM audit_events
+             WHERE org_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+        )?;
+        let rows = stmt
+            .query_map(params![org, before, fetch_limit(limit)], |row| {
+                let details: String = row.get(5)?;
+                Ok(AuditEvent {
+                    id: row.get::<_, i64>(0)?.to_string(),
+                    at: row.get(1)?,
+                    actor: row.get(2)?,
+                    action: row.get(3)?,
+                    target: row.get(4)?,
+                    details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(split_page(rows, limit))
+    }
+}

@@ -1,0 +1,78 @@
+//! API keys, stored by the SHA-256 of their secret only.
+
+use rusqlite::params;
+
+use super::{parse_column, Db, StoreError};
+use crate::model::{ApiKey, Scope};
+
+impl Db<'_> {
+    pub fn insert_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        scope: Scope,
+        key_hash: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO api_keys (id, name, scope, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, name, scope.as_str(), key_hash, self.now],
+        )?;
+        Ok(())
+    }
+
+    pub fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, scope, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
+        )?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, name, scope, created_at, revoked_at)| {
+                Ok(ApiKey {
+                    id,
+                    name,
+                    scope: parse_column(scope, "scope")?,
+                    created_at,
+                    revoked_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes a key by id; `false` when no active key has that id.
+    pub fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, self.now],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// `(hash, key id, scope)` of every active key.
+    pub fn active_api_keys(&self) -> Result<Vec<(String, String, Scope)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key_hash, id, scope FROM api_keys WHERE revoked_at IS NULL")?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(hash, id, scope)| Ok((hash, id, parse_column(scope, "scope")?)))
+            .collect()
+    }
+}

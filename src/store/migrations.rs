@@ -1,0 +1,139 @@
+//! Schema migrations, applied in one transaction and keyed on
+//! `PRAGMA user_version`. A database written by a newer tenantgate is refused
+//! rather than guessed at.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// Each entry upgrades the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the whole domain.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    INSERT INTO meta (key, value) VALUES ('data_revision', 0);
+
+    CREATE TABLE users (
+        id         TEXT PRIMARY KEY,
+        email      TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE organizations (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE org_members (
+        org_id    TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        user_id   TEXT NOT NULL REFERENCES users(id),
+        role      TEXT NOT NULL,
+        joined_at TEXT NOT NULL,
+        PRIMARY KEY (org_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX org_members_by_user ON org_members(user_id, org_id);
+
+    CREATE TABLE workspaces (
+        id         TEXT PRIMARY KEY,
+        org_id     TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX workspaces_by_org ON workspaces(org_id, id);
+
+    -- Only organization members hold a workspace role: the foreign key to
+    -- org_members enforces it and drops the workspace roles of a member who
+    -- leaves.
+    CREATE TABLE workspace_members (
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        org_id       TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        role         TEXT NOT NULL,
+        added_at     TEXT NOT NULL,
+        PRIMARY KEY (workspace_id, user_id),
+        FOREIGN KEY (org_id, user_id) REFERENCES org_members(org_id, user_id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX workspace_members_by_member ON workspace_members(org_id, user_id);
+
+    CREATE TABLE invites (
+        id          TEXT PRIMARY KEY,
+        org_id      TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        email       TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        token_hash  TEXT NOT NULL UNIQUE,
+        invited_by  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        accepted_at TEXT,
+        accepted_by TEXT,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX invites_by_org ON invites(org_id, created_at, id);
+    CREATE UNIQUE INDEX invites_one_pending ON invites(org_id, email) WHERE status = 'pending';
+
+    CREATE TABLE mail_outbox (
+        id              INTEGER PRIMARY KEY,
+        invite_id       TEXT REFERENCES invites(id) ON DELETE SET NULL,
+        recipient       TEXT NOT NULL,
+        subject         TEXT NOT NULL,
+        body_text       TEXT NOT NULL,
+        body_html       TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        created_at      TEXT NOT NULL,
+        sent_at         TEXT
+    );
+    CREATE INDEX mail_outbox_due ON mail_outbox(status, next_attempt_at);
+
+    -- Audit rows outlive what they describe: no foreign keys.
+    CREATE TABLE audit_events (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id  TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_by_org ON audit_events(org_id, id);
+
+    CREATE TABLE api_keys (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        scope      TEXT NOT NULL,
+        key_hash   TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const LATEST_VERSION: u32 = MIGRATIONS.len() as u32;
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: u32 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if current > LATEST_VERSION {
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: LATEST_VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)?;
+        tracing::info!(version = index + 1, "applied database migration");
+    }
+    tx.pragma_update(None, "user_version", LATEST_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! Organizations, users and organization memberships.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{parse_column, split_page, Db, StoreError};
+use crate::model::{Member, Org, OrgRole, UserOrg};
+
+const ORG_COLUMNS: &str = "o.id, o.name, o.created_at, \
+     (SELECT COUNT(*) FROM org_members m WHERE m.org_id = o.id)";
+
+fn org_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Org> {
+    Ok(Org {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        created_at: row.get(2)?,
+        member_count: row.get::<_, i64>(3)?.try_into().unwrap_or(0),
+    })
+}
+
+impl Db<'_> {
+    pub fn insert_org(&self, id: &str, name: &str) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (id) DO NOTHING",
+            params![id, name, self.now],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn get_org(&self, id: &str) -> Result<Option<Org>, StoreError> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = ?1");
+        Ok(self.conn.query_row(&sql, [id], org_from_row).optional()?)
+    }
+
+    pub fn org_exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM organizations WHERE id = ?1", [id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    pub fn rename_org(&self, id: &str, name: &str) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE organizations SET name = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, name, self.now],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Deletes the organization with its workspaces, memberships and invites
+    /// (by cascade). Audit rows stay.
+    pub fn delete_org(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.execute("DELETE FROM organizations WHERE id = ?1", [id])? == 1)
+    }
+
+    /// Records a user, or refreshes the email of a known one.
+    pub fn upsert_user(&self, id: &str, email: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO users (id, email, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (id) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at
+             WHERE users.email <> excluded.email",
+            params![id, email, self.now],
+        )?;
+        Ok(())
+    }
+
+    pub fn member_role(&self, org: &str, user: &str) -> Result<Option<OrgRole>, StoreError> {
+        let role: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+                [org, user],
+                |row| row.get(0),
+            )
+            .optional()?;
+        role.map(|r| parse_column(r, "role")).transpose()
+    }
+
+    pub fn count_owners(&self, org: &str) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM org_members WHERE org_id = ?1 AND role = 'owner'",
+            [org],
+            |row| row.get(0),
+        )?;
+        Ok(n.try_into().unwrap_or(0))
+    }
+
+    pub fn insert_member(&self, org: &str, user: &str, role: OrgRole) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
+            params![org, user, role.as_str(), self.now],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_member_role(&self, org: &str, user: &str, role: OrgRole) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE org_members SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
+            params![org, user, role.as_str()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Removes a membership; its workspace memberships go with it (cascade).
+    pub fn delete_member(&self, org: &str, user: &str) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+            [org, user],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn get_member(&self, org: &str, user: &str) -> Result<Option<Member>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT m.user_id, u.email, m.role, m.joined_at
+                 FROM org_members m JOIN users u ON u.id = m.user_id
+                 WHERE m.org_id = ?1 AND m.user_id = ?2",
+                [org, user],
+                member_columns,
+            )
+            .optional()?;
+        row.map(member_from_columns).transpose()
+    }
+
+    /// Members of `org` ordered by user id, after the user id `after`.
+    pub fn list_members(
+        &self,
+        org: &str,
+        role: Option<OrgRole>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Member>, bool), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT m.user_id, u.email, m.role, m.joined_at
+             FROM org_members m JOIN users u ON u.id = m.user_id
+             WHERE m.org_id = ?1 AND (?2 IS NULL OR m.role = ?2) AND (?3 IS NULL OR m.user_id > ?3)
+             ORDER BY m.user_id LIMIT ?4",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![org, role.map(OrgRole::as_str), after, fetch_limit(limit)],
+                member_columns,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        let members = rows
+            .into_iter()
+            .map(member_from_columns)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(split_page(members, limit))
+    }
+
+    /// The organizations `user` belongs to, ordered by org id, after `after`.
+    pub fn user_orgs(
+        &self,
+        user: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<UserOrg>, bool), StoreError> {
+        let sql = format!(
+            "SELECT {ORG_COLUMNS}, m.role FROM org_members m JOIN organizations o ON o.id = m.org_id
+             WHERE m.user_id = ?1 AND (?2 IS NULL OR m.org_id > ?2)
+             ORDER BY m.org_id LIMIT ?3"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![user, after, fetch_limit(limit)], |row| {
+                Ok((org_from_row(row)?, row.get::<_, String>(4)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let items = rows
+            .into_iter()
+            .map(|(org, role)| Ok(UserOrg { org, role: parse_column(role, "role")? }))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(split_page(items, limit))
+    }
+}
+
+type MemberColumns = (String, String, String, String);
+
+fn member_columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<MemberColumns> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn member_from_columns((user_id, email, role, joined_at): MemberColumns) -> Result<Member, StoreError> {
+    Ok(Member {
+        user_id,
+        email,
+        role: parse_column(role, "role")?,
+        joined_at,
+    })
+}
+
+/// Lists fetch one row more than asked, to know whether a next page exists.
+pub(super) fn fetch_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1
+}

@@ -5,7 +5,14 @@
 //! ([`authz`]) whose policy files hot-reload ([`watch`]); the rules of the
 //! domain live in [`domain`] and the HTTP contract in [`http`].
 
+pub mod app;
 pub mod authz;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod keys;
 pub mod model;
 pub mod snapshot;
 pub mod store;
+pub mod watch;

@@ -1,1 +1,5 @@
-fn main(){}
+//! The `tenantgate` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    tenantgate::cli::main()
+}

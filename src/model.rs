@@ -202,7 +202,8 @@ pub fn normalize_email(raw: &str) -> Option<String> {
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
         });
     (local_ok && domain_ok).then_some(email)
 }
@@ -346,14 +347,25 @@ mod tests {
             normalize_email("  Alice@Example.COM "),
             Some("alice@example.com".into())
         );
-        for bad in ["", "alice", "@example.com", "alice@", "alice@localhost", "a..b@x.io", "a b@x.io"] {
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@localhost",
+            "a..b@x.io",
+            "a b@x.io",
+        ] {
             assert_eq!(normalize_email(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn role_groups_follow_rank() {
-        assert_eq!(OrgRole::Owner.groups(), &[OrgRole::Owner, OrgRole::Admin, OrgRole::Member]);
+        assert_eq!(
+            OrgRole::Owner.groups(),
+            &[OrgRole::Owner, OrgRole::Admin, OrgRole::Member]
+        );
         assert_eq!("accounting".parse::<OrgRole>(), Ok(OrgRole::Accounting));
         assert!("root".parse::<OrgRole>().is_err());
         assert!(Scope::Admin.allows(Scope::Manage));

@@ -119,7 +119,11 @@ impl Snapshot {
         let mut roles: std::collections::HashMap<Arc<str>, UserRoles> = touched
             .into_iter()
             .map(|user| {
-                let mut r = next.users.get(&user).map(|u| (**u).clone()).unwrap_or_default();
+                let mut r = next
+                    .users
+                    .get(&user)
+                    .map(|u| (**u).clone())
+                    .unwrap_or_default();
                 r.orgs.retain(|(o, _)| *o != org);
                 r.workspaces.retain(|(o, _, _)| *o != org);
                 (user, r)
@@ -130,9 +134,9 @@ impl Snapshot {
         if let Some(access) = access {
             let users = next.users.clone();
             let entry = next.index_org(&org, access, |user, apply| {
-                let r = roles.entry(user.clone()).or_insert_with(|| {
-                    users.get(&user).map(|u| (**u).clone()).unwrap_or_default()
-                });
+                let r = roles
+                    .entry(user.clone())
+                    .or_insert_with(|| users.get(&user).map(|u| (**u).clone()).unwrap_or_default());
                 apply(r);
             });
             next.orgs.insert(org, Arc::new(entry));
@@ -167,7 +171,9 @@ impl Snapshot {
             for (user, role) in ws.members {
                 let user: Arc<str> = Arc::from(user.as_str());
                 let (o, w) = (org.clone(), ws_id.clone());
-                user_roles(user.clone(), &mut |r| r.workspaces.push((o.clone(), w.clone(), role)));
+                user_roles(user.clone(), &mut |r| {
+                    r.workspaces.push((o.clone(), w.clone(), role))
+                });
                 members.push(user);
             }
             self.workspaces.insert(
@@ -191,7 +197,10 @@ mod tests {
     fn acme() -> OrgAccess {
         OrgAccess {
             org_id: "acme".into(),
-            members: vec![("alice".into(), OrgRole::Owner), ("bob".into(), OrgRole::Member)],
+            members: vec![
+                ("alice".into(), OrgRole::Owner),
+                ("bob".into(), OrgRole::Member),
+            ],
             workspaces: vec![WorkspaceAccess {
                 workspace_id: "ws1".into(),
                 members: vec![("bob".into(), WorkspaceRole::Admin)],
@@ -211,7 +220,10 @@ mod tests {
 
         // bob leaves acme (and so its workspace); carol joins.
         let mut changed = acme();
-        changed.members = vec![("alice".into(), OrgRole::Owner), ("carol".into(), OrgRole::Accounting)];
+        changed.members = vec![
+            ("alice".into(), OrgRole::Owner),
+            ("carol".into(), OrgRole::Accounting),
+        ];
         changed.workspaces[0].members.clear();
         let patched = base.with_org("acme", Some(changed.clone()), 2);
         let rebuilt = Snapshot::build(vec![changed, globex], 2);

@@ -314,7 +314,10 @@ fn validate(schema: &Schema, parsed: &Parsed, files: &[Source]) -> Result<Vec<Pr
     let result = Validator::new(schema.clone()).validate(&parsed.set, ValidationMode::Strict);
     // A policy's source spans are offsets into the file it came from.
     let locate = |id: &PolicyId, diag: &dyn miette::Diagnostic| {
-        let file = parsed.origin.get(AsRef::<str>::as_ref(id)).and_then(|&i| files.get(i));
+        let file = parsed
+            .origin
+            .get(AsRef::<str>::as_ref(id))
+            .and_then(|&i| files.get(i));
         match file {
             Some(f) => Problem::from_diagnostic(diag, Some(&f.path), &f.text),
             None => Problem::from_diagnostic(diag, None, ""),

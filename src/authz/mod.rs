@@ -206,7 +206,10 @@ impl Authz {
     /// is swapped in; an invalid one is rejected whole and the current set
     /// keeps serving. Returns the revision now serving.
     pub fn reload(&self) -> Result<String, LoadError> {
-        let _guard = self.reload_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self
+            .reload_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let result = load::load_dirs(&self.policies_dir, &self.schema_dir);
         let mut status = self
             .last_reload
@@ -215,12 +218,16 @@ impl Authz {
         match result {
             Ok(bundle) => {
                 let revision = bundle.revision.clone();
-                *status = ReloadStatus {
-                    ok: true,
-                    at: bundle.loaded_at.clone(),
-                    error: None,
-                };
-                if revision != self.current.load().revision {
+                let changed = revision != self.current.load().revision;
+                // An unchanged set is not news, unless it ends a failure.
+                if changed || !status.ok {
+                    *status = ReloadStatus {
+                        ok: true,
+                        at: bundle.loaded_at.clone(),
+                        error: None,
+                    };
+                }
+                if changed {
                     for warning in &bundle.warnings {
                         tracing::warn!(%warning, "policy warning");
                     }
@@ -230,11 +237,16 @@ impl Authz {
                 Ok(revision)
             }
             Err(e) => {
-                tracing::error!(error = %e, "policy set rejected; the last good set keeps serving");
+                let message = e.to_string();
+                // The periodic re-check would repeat the same complaint: log
+                // a rejection once per distinct error.
+                if status.error.as_deref() != Some(message.as_str()) {
+                    tracing::error!(error = %message, "policy set rejected; the last good set keeps serving");
+                }
                 *status = ReloadStatus {
                     ok: false,
                     at: crate::model::now_rfc3339(),
-                    error: Some(e.to_string()),
+                    error: Some(message),
                 };
                 Err(e)
             }
@@ -272,7 +284,11 @@ impl Authz {
     }
 
     /// Answers one is-authorized question.
-    pub fn decide(&self, snapshot: &Snapshot, req: &DecisionRequest) -> Result<Decision, RequestError> {
+    pub fn decide(
+        &self,
+        snapshot: &Snapshot,
+        req: &DecisionRequest,
+    ) -> Result<Decision, RequestError> {
         let bundle = self.current.load();
         let mut slice = slice::SliceBuilder::new(snapshot).map_err(RequestError::Invalid)?;
         let host = host_entities(&bundle, req.entities.as_ref(), &mut slice)?;
@@ -376,7 +392,9 @@ impl Authz {
         entities: &Entities,
         data_revision: u64,
     ) -> Decision {
-        let response = self.authorizer.is_authorized(request, &bundle.policies, entities);
+        let response = self
+            .authorizer
+            .is_authorized(request, &bundle.policies, entities);
         let mut reasons: Vec<String> = response
             .diagnostics()
             .reason()
@@ -502,7 +520,6 @@ fn assemble(
     base.add_entities(sidecar, Some(&bundle.schema))
         .map_err(|e| invalid("entities", e))
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::LazyLock;
 
-use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema};
+use cedar_policy::{
+    Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema,
+};
 use serde_json::Value;
 
 use crate::model::{OrgRole, WorkspaceRole};
@@ -70,7 +72,9 @@ pub struct SliceBuilder<'s> {
 
 impl std::fmt::Debug for SliceBuilder<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SliceBuilder").field("seen", &self.seen.len()).finish()
+        f.debug_struct("SliceBuilder")
+            .field("seen", &self.seen.len())
+            .finish()
     }
 }
 
@@ -186,7 +190,10 @@ fn workspace_entity(
     let role =
         |r| RestrictedExpression::new_entity_uid(uid(&t.role, &workspace_role_id(org, ws, r)));
     let attrs = HashMap::from([
-        ("org".to_owned(), RestrictedExpression::new_entity_uid(org_uid.clone())),
+        (
+            "org".to_owned(),
+            RestrictedExpression::new_entity_uid(org_uid.clone()),
+        ),
         ("admins".to_owned(), role(WorkspaceRole::Admin)),
         ("members".to_owned(), role(WorkspaceRole::Member)),
     ]);
@@ -234,10 +241,12 @@ pub fn check_schema_shape(schema: &Schema) -> Result<(), String> {
             HashSet::from([uid(&t.role, &org_role_id("o", OrgRole::Admin))]),
         ),
     ];
-    Entities::from_entities(sample, Some(schema)).map(|_| ()).map_err(|e| {
-        format!(
-            "the schema must declare the sidecar-owned types User, Role, Organization and \
+    Entities::from_entities(sample, Some(schema))
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "the schema must declare the sidecar-owned types User, Role, Organization and \
              Workspace as the default schema does: {e}"
-        )
-    })
+            )
+        })
 }

@@ -37,7 +37,10 @@ fn default_set_loads_and_names_its_policies() {
     let info = authz.info();
     assert!(info.revision.starts_with("sha256:"));
     let ids: Vec<&String> = info.files.iter().flat_map(|f| &f.policy_ids).collect();
-    assert!(ids.iter().any(|id| *id == "only-owners-grant-owner"), "{ids:?}");
+    assert!(
+        ids.iter().any(|id| *id == "only-owners-grant-owner"),
+        "{ids:?}"
+    );
 }
 
 #[test]
@@ -52,7 +55,10 @@ fn decisions_follow_roles_and_name_their_reasons() {
     )
     .unwrap();
     assert!(allow.allowed(), "{allow:?}");
-    assert_eq!(allow.reasons, vec!["owners-and-accounting-manage-workspace-billing"]);
+    assert_eq!(
+        allow.reasons,
+        vec!["owners-and-accounting-manage-workspace-billing"]
+    );
     assert_eq!(allow.data_revision, 7);
 
     let deny = ask(
@@ -71,7 +77,13 @@ fn management_checks_carry_the_granted_role() {
     let snap = snapshot();
     let grant = |actor, role| {
         authz
-            .check(&snap, actor, "member.invite", Target::Org("acme"), &[("role", role)])
+            .check(
+                &snap,
+                actor,
+                "member.invite",
+                Target::Org("acme"),
+                &[("role", role)],
+            )
             .allowed()
     };
     assert!(grant("olive", "owner"));
@@ -116,8 +128,10 @@ fn invalid_text_is_reported_with_its_location() {
     let report = authz.validate_text("permit(principal, action == Action::\"nope\", resource);");
     assert!(!report.valid);
     assert_eq!(report.errors[0].line, Some(1));
-    let report = authz.validate_text("permit(principal,\n action, resource) when { principal.nope };");
+    let report =
+        authz.validate_text("permit(principal,\n action, resource) when { principal.nope };");
     assert!(!report.valid, "{report:?}");
-    let ok = authz.validate_text("@id(\"x\") permit(principal, action == Action::\"org.read\", resource);");
+    let ok = authz
+        .validate_text("@id(\"x\") permit(principal, action == Action::\"org.read\", resource);");
     assert!(ok.valid, "{ok:?}");
 }

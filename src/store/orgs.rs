@@ -35,7 +35,11 @@ impl Db<'_> {
     pub fn org_exists(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM organizations WHERE id = ?1", [id], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM organizations WHERE id = ?1",
+                [id],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }
@@ -51,7 +55,10 @@ impl Db<'_> {
     /// Deletes the organization with its workspaces, memberships and invites
     /// (by cascade). Audit rows stay.
     pub fn delete_org(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.execute("DELETE FROM organizations WHERE id = ?1", [id])? == 1)
+        Ok(self
+            .conn
+            .execute("DELETE FROM organizations WHERE id = ?1", [id])?
+            == 1)
     }
 
     /// Records a user, or refreshes the email of a known one.
@@ -94,7 +101,12 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn set_member_role(&self, org: &str, user: &str, role: OrgRole) -> Result<bool, StoreError> {
+    pub fn set_member_role(
+        &self,
+        org: &str,
+        user: &str,
+        role: OrgRole,
+    ) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "UPDATE org_members SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
             params![org, user, role.as_str()],
@@ -172,7 +184,12 @@ impl Db<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         let items = rows
             .into_iter()
-            .map(|(org, role)| Ok(UserOrg { org, role: parse_column(role, "role")? }))
+            .map(|(org, role)| {
+                Ok(UserOrg {
+                    org,
+                    role: parse_column(role, "role")?,
+                })
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(split_page(items, limit))
     }
@@ -184,7 +201,9 @@ fn member_columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<MemberColumns> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
-fn member_from_columns((user_id, email, role, joined_at): MemberColumns) -> Result<Member, StoreError> {
+fn member_from_columns(
+    (user_id, email, role, joined_at): MemberColumns,
+) -> Result<Member, StoreError> {
     Ok(Member {
         user_id,
         email,

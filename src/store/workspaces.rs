@@ -38,7 +38,10 @@ impl Db<'_> {
     }
 
     pub fn delete_workspace(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.execute("DELETE FROM workspaces WHERE id = ?1", [id])? == 1)
+        Ok(self
+            .conn
+            .execute("DELETE FROM workspaces WHERE id = ?1", [id])?
+            == 1)
     }
 
     pub fn count_workspaces(&self, org: &str) -> Result<u64, StoreError> {
@@ -67,7 +70,11 @@ impl Db<'_> {
         Ok(split_page(rows, limit))
     }
 
-    pub fn workspace_role(&self, ws: &str, user: &str) -> Result<Option<WorkspaceRole>, StoreError> {
+    pub fn workspace_role(
+        &self,
+        ws: &str,
+        user: &str,
+    ) -> Result<Option<WorkspaceRole>, StoreError> {
         let role: Option<String> = self
             .conn
             .query_row(
@@ -94,6 +101,39 @@ impl Db<'_> {
             params![ws, org, user, role.as_str(), self.now],
         )?;
         Ok(())
+    }
+
+    pub fn get_workspace_member(
+        &self,
+        ws: &str,
+        user: &str,
+    ) -> Result<Option<WorkspaceMember>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT w.user_id, u.email, w.role, w.added_at
+                 FROM workspace_members w JOIN users u ON u.id = w.user_id
+                 WHERE w.workspace_id = ?1 AND w.user_id = ?2",
+                [ws, user],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(user_id, email, role, added_at)| {
+            Ok(WorkspaceMember {
+                user_id,
+                email,
+                role: parse_column(role, "workspace role")?,
+                added_at,
+            })
+        })
+        .transpose()
     }
 
     pub fn delete_workspace_member(&self, ws: &str, user: &str) -> Result<bool, StoreError> {

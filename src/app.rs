@@ -1,0 +1,139 @@
+//! Wiring: opens the store, loads the policy set, builds the snapshot and the
+//! key ring, starts the reloaders, and serves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use crate::authz::{Authz, LoadError};
+use crate::config::Settings;
+use crate::domain::Tenancy;
+use crate::keys::KeyRing;
+use crate::snapshot::Snapshot;
+use crate::store::{Store, StoreError};
+use crate::watch::{self, WatchError};
+
+/// Why the sidecar could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data directory `{path}`: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no valid policy set, refusing to start:\n{0}")]
+    Policies(#[from] LoadError),
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    #[error("refusing to listen on `{0}` without API keys: create one with `tenantgate keys create --scope admin`, or listen on loopback")]
+    NoKeys(std::net::SocketAddr),
+    #[error("cannot listen on `{addr}`: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Everything a running sidecar holds.
+#[derive(Debug)]
+pub struct App {
+    pub settings: Settings,
+    pub store: Arc<Store>,
+    pub authz: Arc<Authz>,
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub tenancy: Tenancy,
+    pub keys: Arc<KeyRing>,
+    /// Calls without a key are admitted (as `admin`) while no key exists:
+    /// only ever true when listening on loopback.
+    pub open_when_keyless: bool,
+}
+
+impl App {
+    /// Opens the database and loads the policies; no background task is
+    /// started, so tests can drive the result with `http::router` directly.
+    pub fn open(settings: Settings) -> Result<Arc<Self>, StartError> {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartError::DataDir {
+            path: settings.data_dir.clone(),
+            source,
+        })?;
+        let store = Arc::new(Store::open(&settings.database_path())?);
+        let authz = Arc::new(Authz::load(&settings.policies, &settings.schema)?);
+        let (access, revision) =
+            store.read(|db| Ok::<_, StoreError>((db.load_all_access()?, db.data_revision()?)))?;
+        let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(access, revision)));
+        let keys = Arc::new(KeyRing::load(&store)?);
+        let tenancy = Tenancy::new(store.clone(), authz.clone(), snapshot.clone());
+        let open_when_keyless = settings.listen.ip().is_loopback();
+        Ok(Arc::new(Self {
+            settings,
+            store,
+            authz,
+            snapshot,
+            tenancy,
+            keys,
+            open_when_keyless,
+        }))
+    }
+
+    /// Whether calls without a key are admitted right now.
+    pub fn keyless_mode(&self) -> bool {
+        self.open_when_keyless && self.keys.is_empty()
+    }
+}
+
+/// Runs the sidecar until SIGINT or SIGTERM.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let app = App::open(settings)?;
+    let listen = app.settings.listen;
+    if app.keys.is_empty() {
+        if !listen.ip().is_loopback() {
+            return Err(StartError::NoKeys(listen));
+        }
+        tracing::warn!(
+            "DEVELOPMENT MODE: no API key exists, so every call on {listen} is accepted with the admin scope; \
+             create a key with `tenantgate keys create --scope admin` to require keys"
+        );
+    }
+    let _watcher = watch::watch(
+        app.authz.clone(),
+        Duration::from_millis(app.settings.reload_debounce_ms),
+    )?;
+    let poller = watch::spawn_poller(
+        app.authz.clone(),
+        Duration::from_millis(app.settings.reload_poll_ms),
+    );
+    let key_refresher = spawn_key_refresher(app.clone());
+    let snapshot = app.snapshot.load();
+    tracing::info!(
+        policy_revision = %app.authz.revision(),
+        data_revision = snapshot.revision(),
+        orgs = snapshot.org_count(),
+        users = snapshot.user_count(),
+        "ready"
+    );
+    drop(snapshot);
+    let result = crate::http::serve(app, listen).await;
+    poller.abort();
+    key_refresher.abort();
+    result
+}
+
+fn spawn_key_refresher(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_millis(app.settings.key_refresh_ms));
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let app = app.clone();
+            let refreshed = tokio::task::spawn_blocking(move || app.keys.refresh(&app.store)).await;
+            if let Ok(Err(e)) = refreshed {
+                tracing::warn!(error = %e, "cannot refresh API keys; keeping the last known set");
+            }
+        }
+    })
+}

@@ -1,0 +1,212 @@
+//! Settings: built-in defaults < TOML file < `TENANTGATE_*` environment <
+//! command-line flags, merged into one struct.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Every setting of the sidecar. Each one can be set in the TOML file as
+/// `name = value`, in the environment as `TENANTGATE_NAME`, and the main
+/// ones as `--name` flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on. Anything but loopback requires API keys.
+    pub listen: SocketAddr,
+    /// Folder of the SQLite database and the mail folder.
+    pub data_dir: PathBuf,
+    /// Folder of the Cedar policy files (`*.cedar`).
+    pub policies: PathBuf,
+    /// Folder of the Cedar schema files (`*.cedarschema`, `*.cedarschema.json`).
+    pub schema: PathBuf,
+    /// SMTP server URL (`smtp://`, `smtps://`); unset writes `.eml` files.
+    pub smtp_url: Option<String>,
+    /// Sender of invitation emails.
+    pub mail_from: String,
+    /// Link in invitation emails; `{token}` is replaced by the invite token.
+    pub accept_url_template: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest time a request may take before it is answered 503, in ms.
+    pub request_timeout_ms: u64,
+    /// Quiet time after a policy file change before reloading, in ms.
+    pub reload_debounce_ms: u64,
+    /// Interval of the fallback policy re-check (catches changes a file
+    /// watcher can miss, e.g. a replaced folder), in ms.
+    pub reload_poll_ms: u64,
+    /// Interval at which API keys created or revoked by the CLI are picked up, in ms.
+    pub key_refresh_ms: u64,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8180)),
+            data_dir: PathBuf::from("./data"),
+            policies: PathBuf::from("./policies"),
+            schema: PathBuf::from("./schema"),
+            smtp_url: None,
+            mail_from: "tenantgate <no-reply@localhost>".to_owned(),
+            accept_url_template: "http://localhost:3000/invites/accept?token={token}".to_owned(),
+            max_body_bytes: 1024 * 1024,
+            request_timeout_ms: 10_000,
+            reload_debounce_ms: 200,
+            reload_poll_ms: 5_000,
+            key_refresh_ms: 2_000,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// The settings that flags can override; `None` leaves the lower layers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policies: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<PathBuf>,
+}
+
+/// Settings that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file `{0}` does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Value(String),
+}
+
+/// Names accepted from the environment (after `TENANTGATE_`).
+const ENV_KEYS: [&str; 13] = [
+    "listen",
+    "data_dir",
+    "policies",
+    "schema",
+    "smtp_url",
+    "mail_from",
+    "accept_url_template",
+    "max_body_bytes",
+    "request_timeout_ms",
+    "reload_debounce_ms",
+    "reload_poll_ms",
+    "key_refresh_ms",
+    "log_format",
+];
+
+impl Settings {
+    /// Merges the layers. `file` is the `--config` file, if any.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::load_with_env(
+            file,
+            overrides,
+            Env::prefixed("TENANTGATE_").only(&ENV_KEYS),
+        )
+    }
+
+    fn load_with_env(
+        file: Option<&Path>,
+        overrides: &Overrides,
+        env: Env,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::MissingFile(file.to_owned()));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let settings: Settings = figment
+            .merge(env)
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("max_body_bytes", self.max_body_bytes as u64),
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("reload_poll_ms", self.reload_poll_ms),
+            ("key_refresh_ms", self.key_refresh_ms),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Value(format!(
+                "`{name}` must be greater than 0"
+            )));
+        }
+        if !self.accept_url_template.contains("{token}") {
+            return Err(ConfigError::Value(
+                "`accept_url_template` must contain `{token}`".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Path of the SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("tenantgate.sqlite")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_merge_file_then_env_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tg.toml",
+                "listen = \"127.0.0.1:9000\"\ndata_dir = \"/from-file\"\npolicies = \"/p-file\"\nmax_body_bytes = 2048\n",
+            )?;
+            jail.set_env("TENANTGATE_DATA_DIR", "/from-env");
+            jail.set_env("TENANTGATE_POLICIES", "/p-env");
+            let flags = Overrides {
+                policies: Some("/p-flag".into()),
+                ..Overrides::default()
+            };
+            let s =
+                Settings::load(Some(Path::new("tg.toml")), &flags).map_err(|e| e.to_string())?;
+            assert_eq!(s.listen, "127.0.0.1:9000".parse().unwrap());
+            assert_eq!(s.data_dir, PathBuf::from("/from-env"));
+            assert_eq!(s.policies, PathBuf::from("/p-flag"));
+            assert_eq!(s.max_body_bytes, 2048);
+            assert_eq!(s.schema, PathBuf::from("./schema"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "listne = \"127.0.0.1:1\"\n")?;
+            assert!(Settings::load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
+            jail.create_file("zero.toml", "max_body_bytes = 0\n")?;
+            assert!(Settings::load(Some(Path::new("zero.toml")), &Overrides::default()).is_err());
+            assert!(
+                Settings::load(Some(Path::new("missing.toml")), &Overrides::default()).is_err()
+            );
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,312 @@
+//! The rules of organizations, memberships and workspaces, independent of
+//! HTTP. Every change runs as: take the write lock, authorize the actor
+//! against the current snapshot with the Cedar policies, apply the change and
+//! its audit row in one transaction, patch the snapshot from that same
+//! transaction, swap it in. Decisions see a change as soon as the call returns.
+
+mod audit;
+mod members;
+mod orgs;
+mod workspaces;
+
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use base64::Engine;
+
+use crate::authz::{Authz, Target};
+use crate::model::{self, OrgRole};
+use crate::snapshot::Snapshot;
+use crate::store::{Db, Store, StoreError};
+
+pub use orgs::{CreateOrg, NewOwner};
+
+/// Default and largest page sizes of lists.
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 200;
+/// Most workspaces one organization may have.
+pub const MAX_WORKSPACES_PER_ORG: u64 = 10_000;
+
+/// Errors of the domain rules.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    AlreadyMember(String),
+    #[error("{0}")]
+    NotAMember(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    LastOwner(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+/// On whose behalf a call is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A system call (admin key, no actor): no policy check, invariants
+    /// still hold, audited as `system`.
+    System,
+    /// An end user of the host, checked against the policies.
+    User(String),
+}
+
+impl Actor {
+    pub fn audit_name(&self) -> &str {
+        match self {
+            Self::System => "system",
+            Self::User(id) => id,
+        }
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Self::System => None,
+            Self::User(id) => Some(id),
+        }
+    }
+}
+
+/// Which page of a list: at most `limit` items after the opaque `cursor`.
+#[derive(Debug, Clone, Default)]
+pub struct Paging {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl Paging {
+    fn limit(&self) -> Result<usize, DomainError> {
+        match self.limit {
+            None => Ok(DEFAULT_PAGE),
+            Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            Some(n) => Err(DomainError::Invalid(format!(
+                "`limit` must be between 1 and {MAX_PAGE}, not {n}"
+            ))),
+        }
+    }
+
+    /// The sort key the cursor encodes.
+    fn after(&self) -> Result<Option<String>, DomainError> {
+        let Some(cursor) = &self.cursor else {
+            return Ok(None);
+        };
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(Some)
+            .ok_or_else(|| DomainError::Invalid(format!("`cursor` `{cursor}` is not valid")))
+    }
+}
+
+fn cursor_for(key: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+}
+
+/// Builds a page from `(items, more)`, the cursor being the last item's key.
+fn page<T>((items, more): (Vec<T>, bool), key: impl Fn(&T) -> String) -> model::Page<T> {
+    let next_cursor = if more {
+        items.last().map(|last| cursor_for(&key(last)))
+    } else {
+        None
+    };
+    model::Page { items, next_cursor }
+}
+
+/// The organization, membership and workspace service.
+#[derive(Debug, Clone)]
+pub struct Tenancy {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<Store>,
+    authz: Arc<Authz>,
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    /// One writer at a time, so that authorization, commit and snapshot
+    /// patch happen in commit order.
+    write_lock: Mutex<()>,
+}
+
+impl Tenancy {
+    pub fn new(store: Arc<Store>, authz: Arc<Authz>, snapshot: Arc<ArcSwap<Snapshot>>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                authz,
+                snapshot,
+                write_lock: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// Runs blocking work on the blocking pool.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<T, DomainError> + Send + 'static,
+    ) -> Result<T, DomainError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(|e| DomainError::Task(e.to_string()))?
+    }
+}
+
+/// Context for a change: the transaction and the snapshot it authorizes against.
+struct Change<'a, 'c> {
+    db: &'a Db<'c>,
+    snapshot: &'a Snapshot,
+    inner: &'a Inner,
+}
+
+impl Change<'_, '_> {
+    fn authorize(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: Target<'_>,
+        context: &[(&str, &str)],
+    ) -> Result<(), DomainError> {
+        self.inner
+            .authorize(self.snapshot, actor, action, target, context)
+    }
+
+    fn audit(
+        &self,
+        org: &str,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        details: serde_json::Value,
+    ) -> Result<(), DomainError> {
+        Ok(self
+            .db
+            .insert_audit(org, actor.audit_name(), action, target, &details)?)
+    }
+
+    fn require_org(&self, org: &str) -> Result<(), DomainError> {
+        if self.db.org_exists(org)? {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound(format!("organization `{org}`")))
+        }
+    }
+}
+
+impl Inner {
+    fn authorize(
+        &self,
+        snapshot: &Snapshot,
+        actor: &Actor,
+        action: &str,
+        target: Target<'_>,
+        context: &[(&str, &str)],
+    ) -> Result<(), DomainError> {
+        let Actor::User(user) = actor else {
+            return Ok(());
+        };
+        let decision = self.authz.check(snapshot, user, action, target, context);
+        if decision.allowed() {
+            Ok(())
+        } else {
+            let on = match target {
+                Target::Org(id) => format!("organization `{id}`"),
+                Target::Workspace(id) => format!("workspace `{id}`"),
+            };
+            Err(DomainError::Forbidden(format!(
+                "user `{user}` may not `{action}` on {on}"
+            )))
+        }
+    }
+
+    /// Authorizes a read against the current snapshot.
+    fn authorize_read(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: Target<'_>,
+    ) -> Result<(), DomainError> {
+        let snapshot = self.snapshot.load();
+        self.authorize(&snapshot, actor, action, target, &[])
+    }
+
+    /// Applies a change to organization `org` (see the module comment).
+    fn change_org<T>(
+        &self,
+        org: &str,
+        work: impl FnOnce(&Change<'_, '_>) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        let _writer = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let snapshot = self.snapshot.load_full();
+        let ((value, access), revision) = self.store.write(|db| {
+            let value = work(&Change {
+                db,
+                snapshot: &snapshot,
+                inner: self,
+            })?;
+            let access = db.load_org_access(org)?;
+            Ok::<_, DomainError>((value, access))
+        })?;
+        self.snapshot
+            .store(Arc::new(snapshot.with_org(org, access, revision)));
+        Ok(value)
+    }
+
+    fn require_org_read(&self, org: &str) -> Result<(), DomainError> {
+        if self.snapshot.load().org_exists(org) {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound(format!("organization `{org}`")))
+        }
+    }
+}
+
+fn check_id(what: &str, id: &str) -> Result<(), DomainError> {
+    if model::is_valid_id(id) {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid(format!(
+            "{what} `{}` is not a valid id (1-128 characters of A-Z a-z 0-9 . _ : @ -)",
+            id.chars().take(140).collect::<String>()
+        )))
+    }
+}
+
+fn check_name(name: &str) -> Result<String, DomainError> {
+    if model::is_valid_name(name) {
+        Ok(name.trim().to_owned())
+    } else {
+        Err(DomainError::Invalid(format!(
+            "`name` must be 1-{} characters without control characters",
+            model::MAX_NAME_LEN
+        )))
+    }
+}
+
+fn check_email(email: &str) -> Result<String, DomainError> {
+    model::normalize_email(email).ok_or_else(|| {
+        DomainError::Invalid(format!(
+            "`{}` is not a valid email address",
+            email.chars().take(260).collect::<String>()
+        ))
+    })
+}
+
+fn parse_role(role: &str) -> Result<OrgRole, DomainError> {
+    role.parse().map_err(|e: model::UnknownRole| {
+        DomainError::Invalid(format!("{e}: expected owner, admin, accounting or member"))
+    })
+}

@@ -1,0 +1,208 @@
+//! Extractors whose rejections are the API's own problem+json errors, and
+//! the caller (API key scope and actor) of each call.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ErrorCode};
+use crate::app::App;
+use crate::domain::{Actor, Paging};
+use crate::model::{self, Scope};
+
+/// JSON body in, JSON out; malformed, oversized or unknown-field bodies are
+/// rejected with the API's codes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "expected `Content-Type: application/json`",
+        ),
+        JsonRejection::JsonDataError(e) => ApiError::invalid(e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => ApiError::invalid(e.body_text()),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the request body is larger than allowed",
+        ),
+        other => ApiError::invalid(other.body_text()),
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Path parameters, rejected as `invalid_request`.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Self(v))
+            .map_err(|e: PathRejection| ApiError::invalid(e.body_text()))
+    }
+}
+
+/// Query parameters, rejected as `invalid_request`.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|e: QueryRejection| ApiError::invalid(e.body_text()))
+    }
+}
+
+/// `?limit=&cursor=` of every list.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PageParams {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl From<PageParams> for Paging {
+    fn from(p: PageParams) -> Self {
+        Paging {
+            limit: p.limit,
+            cursor: p.cursor,
+        }
+    }
+}
+
+/// Header naming the end user a management call acts for.
+pub const ACTOR_HEADER: &str = "x-actor-id";
+
+/// Who is calling: the key's scope and the actor header.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub scope: Scope,
+    pub actor: Option<String>,
+}
+
+impl Caller {
+    /// Fails unless the key has at least `needed`.
+    pub fn require(&self, needed: Scope) -> Result<(), ApiError> {
+        if self.scope.allows(needed) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::InsufficientScope,
+                format!(
+                    "this call needs the `{}` scope; the key has `{}`",
+                    needed.as_str(),
+                    self.scope.as_str()
+                ),
+            ))
+        }
+    }
+
+    /// The actor of a management call: the `X-Actor-Id` user, or the system
+    /// for an admin key without one.
+    pub fn actor(&self) -> Result<Actor, ApiError> {
+        self.require(Scope::Manage)?;
+        match (&self.actor, self.scope) {
+            (Some(user), _) => Ok(Actor::User(user.clone())),
+            (None, Scope::Admin) => Ok(Actor::System),
+            (None, _) => Err(ApiError::new(
+                ErrorCode::ActorRequired,
+                "management calls with a `manage` key must name the acting user in `X-Actor-Id`",
+            )),
+        }
+    }
+}
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        let actor = match parts.headers.get(ACTOR_HEADER) {
+            None => None,
+            Some(value) => {
+                let id = value
+                    .to_str()
+                    .ok()
+                    .filter(|id| model::is_valid_id(id))
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "`X-Actor-Id` must be 1-128 characters of A-Z a-z 0-9 . _ : @ -",
+                        )
+                    })?;
+                Some(id.to_owned())
+            }
+        };
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        if app.keyless_mode() {
+            return Ok(Self {
+                scope: Scope::Admin,
+                actor,
+            });
+        }
+        let Some(secret) = bearer else {
+            return Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "send an API key as `Authorization: Bearer <key>`",
+            ));
+        };
+        match app.keys.lookup(secret) {
+            Some((_id, scope)) => Ok(Self { scope, actor }),
+            None => Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "unknown or revoked API key",
+            )),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The HTTP API (the only module that touches axum): routes, extractors,
+//! problem+json errors, key authentication and the tower-http layers.
+
+mod decisions;
+pub mod error;
+pub mod extract;
+mod ops;
+mod orgs;
+mod workspaces;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::AUTHORIZATION;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{BoxError, Router};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::{App, StartError};
+use error::{ApiError, ErrorCode};
+
+/// The whole API, ready to serve or to drive in-process with `oneshot`.
+pub fn router(app: Arc<App>) -> Router {
+    let timeout = Duration::from_millis(app.settings.request_timeout_ms);
+    let body_limit = app.settings.max_body_bytes;
+    let api = Router::new()
+        .route("/v1/is_authorized", post(decisions::is_authorized))
+        .route(
+            "/v1/is_authorized/batch",
+            post(decisions::is_authorized_batch),
+        )
+        .route("/v1/orgs", post(orgs::create_org))
+        .route(
+            "/v1/orgs/{org}",
+            get(orgs::get_org)
+                .patch(orgs::update_org)
+                .delete(orgs::delete_org),
+        )
+        .route("/v1/users/{user}/orgs", get(orgs::user_orgs))
+        .route("/v1/orgs/{org}/members", get(orgs::list_members))
+        .route(
+            "/v1/orgs/{org}/members/{user}",
+            put(orgs::add_member)
+                .patch(orgs::update_member)
+                .delete(orgs::remove_member),
+        )
+        .route("/v1/orgs/{org}/ownership", post(orgs::transfer_ownership))
+        .route("/v1/orgs/{org}/audit", get(orgs::audit))
+        .route(
+            "/v1/orgs/{org}/workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route(
+            "/v1/orgs/{org}/workspaces/{ws}",
+            get(workspaces::get).delete(workspaces::delete),
+        )
+        .route(
+            "/v1/orgs/{org}/workspaces/{ws}/members",
+            get(workspaces::list_members),
+        )
+        .route(
+            "/v1/orgs/{org}/workspaces/{ws}/members/{user}",
+            put(workspaces::set_member).delete(workspaces::remove_member),
+        )
+        .route("/v1/policies", get(ops::policies))
+        .route("/v1/policies/validate", post(ops::validate))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit));
+
+    api.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+            .layer(TraceLayer::new_for_http())
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(CatchPanicLayer::custom(panicked))
+            .layer(HandleErrorLayer::new(timed_out))
+            .timeout(timeout),
+    )
+    .with_state(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not take that method",
+    )
+}
+
+async fn timed_out(err: BoxError) -> ApiError {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(ErrorCode::Unavailable, "the request took too long")
+    } else {
+        ApiError::new(ErrorCode::Internal, err.to_string())
+    }
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::new(ErrorCode::Internal, "a handler panicked").into_response()
+}
+
+/// Listens on `listen` and serves until SIGINT/SIGTERM, letting in-flight
+/// requests finish.
+pub async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), StartError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: listen,
+        source,
+    })?;
+    tracing::info!(address = %local, "listening");
+    // A plain line on stdout, for scripts and tests that start the binary on port 0.
+    println!("tenantgate listening on http://{local}");
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

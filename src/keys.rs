@@ -1,0 +1,114 @@
+//! API keys: random secrets shown once, stored and compared only as SHA-256
+//! hashes, each with a scope.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::model::{self, ApiKey, Scope};
+use crate::store::{Store, StoreError};
+
+/// Prefix of every key, so leaked keys are easy to recognise and scan for.
+pub const KEY_PREFIX: &str = "tgk_";
+
+/// A freshly created key: its description and its secret (shown once).
+#[derive(Debug)]
+pub struct NewKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+/// SHA-256 of a key secret, hex. Lookups compare hashes, never secrets.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Creates a key with 256 random bits from the OS.
+pub fn create(store: &Store, scope: Scope, name: &str) -> Result<NewKey, StoreError> {
+    let bytes: [u8; 32] = rand::random();
+    let secret = format!(
+        "{KEY_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let id = model::new_id("key");
+    let hash = hash_secret(&secret);
+    store.write(|db| db.insert_api_key(&id, name, scope, &hash))?;
+    let key = store
+        .read(|db| db.list_api_keys())?
+        .into_iter()
+        .find(|k| k.id == id)
+        .ok_or_else(|| StoreError::Corrupt(format!("key `{id}` vanished after insert")))?;
+    Ok(NewKey { key, secret })
+}
+
+/// The active keys, by hash, kept in memory so that authenticating a call
+/// costs no query. Refreshed from the database periodically, so keys created
+/// or revoked with the CLI while the server runs take effect.
+#[derive(Debug, Default)]
+pub struct KeyRing {
+    keys: ArcSwap<HashMap<String, (String, Scope)>>,
+}
+
+impl KeyRing {
+    pub fn load(store: &Store) -> Result<Self, StoreError> {
+        let ring = Self::default();
+        ring.refresh(store)?;
+        Ok(ring)
+    }
+
+    pub fn refresh(&self, store: &Store) -> Result<(), StoreError> {
+        let keys = store.read(|db| db.active_api_keys())?;
+        let map = keys
+            .into_iter()
+            .map(|(hash, id, scope)| (hash, (id, scope)))
+            .collect();
+        self.keys.store(Arc::new(map));
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.load().is_empty()
+    }
+
+    /// The id and scope of the key with this secret, if it is active.
+    pub fn lookup(&self, secret: &str) -> Option<(String, Scope)> {
+        self.keys.load().get(&hash_secret(secret)).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stored_hashed_and_can_be_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let store = Store::open(&path).unwrap();
+        let new = create(&store, Scope::Manage, "ci").unwrap();
+        assert!(new.secret.starts_with(KEY_PREFIX));
+        assert!(new.secret.len() >= KEY_PREFIX.len() + 43);
+
+        let ring = KeyRing::load(&store).unwrap();
+        assert_eq!(
+            ring.lookup(&new.secret),
+            Some((new.key.id.clone(), Scope::Manage))
+        );
+        assert_eq!(ring.lookup("tgk_wrong"), None);
+
+        let raw = std::fs::read(&path).unwrap();
+        let needle = new.secret.as_bytes();
+        assert!(
+            !raw.windows(needle.len()).any(|w| w == needle),
+            "secret stored in clear"
+        );
+
+        store.write(|db| db.revoke_api_key(&new.key.id)).unwrap();
+        ring.refresh(&store).unwrap();
+        assert_eq!(ring.lookup(&new.secret), None);
+        assert!(ring.is_empty());
+    }
+}

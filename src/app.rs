@@ -48,8 +48,8 @@ pub struct App {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub tenancy: Tenancy,
     pub keys: Arc<KeyRing>,
-    /// Calls without a key are admitted (as `admin`) while no key exists:
-    /// only ever true when listening on loopback.
+    /// Calls without a key are admitted (as `admin`) while no key was ever
+    /// created, and only when listening on loopback.
     pub open_when_keyless: bool,
 }
 
@@ -82,7 +82,7 @@ impl App {
 
     /// Whether calls without a key are admitted right now.
     pub fn keyless_mode(&self) -> bool {
-        self.open_when_keyless && self.keys.is_empty()
+        self.open_when_keyless && self.keys.never_created()
     }
 }
 
@@ -90,7 +90,7 @@ impl App {
 pub async fn run(settings: Settings) -> Result<(), StartError> {
     let app = App::open(settings)?;
     let listen = app.settings.listen;
-    if app.keys.is_empty() {
+    if app.keys.never_created() {
         if !listen.ip().is_loopback() {
             return Err(StartError::NoKeys(listen));
         }

@@ -2,6 +2,7 @@
 //! hashes, each with a scope.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -50,6 +51,9 @@ pub fn create(store: &Store, scope: Scope, name: &str) -> Result<NewKey, StoreEr
 #[derive(Debug, Default)]
 pub struct KeyRing {
     keys: ArcSwap<HashMap<String, (String, Scope)>>,
+    /// Whether any key was ever created, revoked ones included. Once true it
+    /// stays true: revoking the last key must never reopen keyless access.
+    ever_created: AtomicBool,
 }
 
 impl KeyRing {
@@ -60,7 +64,11 @@ impl KeyRing {
     }
 
     pub fn refresh(&self, store: &Store) -> Result<(), StoreError> {
-        let keys = store.read(|db| db.active_api_keys())?;
+        let (keys, total) =
+            store.read(|db| Ok::<_, StoreError>((db.active_api_keys()?, db.count_api_keys()?)))?;
+        if total > 0 {
+            self.ever_created.store(true, Ordering::SeqCst);
+        }
         let map = keys
             .into_iter()
             .map(|(hash, id, scope)| (hash, (id, scope)))
@@ -69,8 +77,10 @@ impl KeyRing {
         Ok(())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.keys.load().is_empty()
+    /// True while no key was ever created: the only state in which a
+    /// loopback listener admits calls without a key.
+    pub fn never_created(&self) -> bool {
+        !self.ever_created.load(Ordering::SeqCst)
     }
 
     /// The id and scope of the key with this secret, if it is active.
@@ -93,6 +103,7 @@ mod tests {
         assert!(new.secret.len() >= KEY_PREFIX.len() + 43);
 
         let ring = KeyRing::load(&store).unwrap();
+        assert!(!ring.never_created());
         assert_eq!(
             ring.lookup(&new.secret),
             Some((new.key.id.clone(), Scope::Manage))
@@ -109,6 +120,9 @@ mod tests {
         store.write(|db| db.revoke_api_key(&new.key.id)).unwrap();
         ring.refresh(&store).unwrap();
         assert_eq!(ring.lookup(&new.secret), None);
-        assert!(ring.is_empty());
+        assert!(
+            !ring.never_created(),
+            "revoking the last key must not reopen keyless mode"
+        );
     }
 }

@@ -57,6 +57,14 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
+    /// How many keys were ever created, revoked ones included.
+    pub fn count_api_keys(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM api_keys", [], |row| row.get(0))?;
+        Ok(n.try_into().unwrap_or(0))
+    }
+
     /// `(hash, key id, scope)` of every active key.
     pub fn active_api_keys(&self) -> Result<Vec<(String, String, Scope)>, StoreError> {
         let mut stmt = self

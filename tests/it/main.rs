@@ -1,0 +1,17 @@
+//! The integration tests: one binary, shared helpers in `support`.
+//! Real SQLite files in temp folders, the real file watcher, real HTTP for
+//! the end-to-end tests and `oneshot` on the router for the rest.
+
+// Tests state their expectations with unwrap/expect/panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod decisions;
+mod e2e;
+mod errors;
+mod matrix;
+mod members;
+mod reload;
+mod walkthrough;
+mod workspaces;

@@ -1,0 +1,404 @@
+//! Shared test helpers: a `TestApp` on a temp folder (its own database and
+//! copies of the policy and schema folders, so tests can edit them), driven
+//! in-process through the router, plus a real-binary launcher.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+use tenantgate::app::App;
+use tenantgate::config::Settings;
+
+pub fn repo_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+/// Copies every file of `from` into `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// The answer to one call.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: axum::http::HeaderMap,
+}
+
+impl Resp {
+    /// The problem+json `code`, for error answers.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {:#}",
+            self.body
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {:#}",
+            self.body
+        );
+        assert_eq!(self.code(), code, "unexpected answer: {:#}", self.body);
+        assert_eq!(
+            self.headers["content-type"], "application/problem+json",
+            "errors are problem+json"
+        );
+        self
+    }
+}
+
+type SettingsEdit = Box<dyn FnOnce(&mut Settings)>;
+
+#[derive(Default)]
+pub struct Builder {
+    host_resources: bool,
+    settings: Option<SettingsEdit>,
+}
+
+impl Builder {
+    /// Adds the example host schema and policies (Document in Workspace).
+    pub fn with_host_resources(mut self) -> Self {
+        self.host_resources = true;
+        self
+    }
+
+    pub fn with_settings(mut self, f: impl FnOnce(&mut Settings) + 'static) -> Self {
+        self.settings = Some(Box::new(f));
+        self
+    }
+
+    pub fn build(self) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let policies = dir.path().join("policies");
+        let schema = dir.path().join("schema");
+        copy_dir(&repo_dir("policies"), &policies);
+        copy_dir(&repo_dir("schema"), &schema);
+        if self.host_resources {
+            let host = repo_dir("examples/host");
+            std::fs::copy(
+                host.join("host.cedarschema"),
+                schema.join("host.cedarschema"),
+            )
+            .unwrap();
+            std::fs::copy(
+                host.join("documents.cedar"),
+                policies.join("documents.cedar"),
+            )
+            .unwrap();
+        }
+        let mut settings = Settings {
+            data_dir: dir.path().join("data"),
+            policies,
+            schema,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Settings::default()
+        };
+        if let Some(f) = self.settings {
+            f(&mut settings);
+        }
+        let app = App::open(settings).unwrap();
+        TestApp { dir, app }
+    }
+}
+
+/// A sidecar on a temp folder, driven in-process.
+pub struct TestApp {
+    pub dir: TempDir,
+    pub app: Arc<App>,
+}
+
+impl TestApp {
+    pub fn new() -> Self {
+        Builder::default().build()
+    }
+
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    pub fn policies_dir(&self) -> PathBuf {
+        self.app.settings.policies.clone()
+    }
+
+    /// One call. `actor` goes in `X-Actor-Id`; `key` in `Authorization`.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        actor: Option<&str>,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(actor) = actor {
+            req = req.header("x-actor-id", actor);
+        }
+        if let Some(key) = key {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        let req = match body {
+            Some(body) => req
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(&body).unwrap())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        self.send(req).await
+    }
+
+    /// Sends a hand-made request.
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let router = tenantgate::http::router(self.app.clone());
+        let resp = router.oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Resp {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, actor: Option<&str>) -> Resp {
+        self.request(Method::GET, path, actor, None, None).await
+    }
+
+    pub async fn post(&self, path: &str, actor: Option<&str>, body: Value) -> Resp {
+        self.request(Method::POST, path, actor, None, Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, actor: Option<&str>, body: Value) -> Resp {
+        self.request(Method::PUT, path, actor, None, Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, actor: Option<&str>, body: Value) -> Resp {
+        self.request(Method::PATCH, path, actor, None, Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, actor: Option<&str>) -> Resp {
+        self.request(Method::DELETE, path, actor, None, None).await
+    }
+
+    /// Creates `org` owned by `owner` (a system call).
+    pub async fn create_org(&self, org: &str, owner: &str) {
+        self.post(
+            "/v1/orgs",
+            None,
+            json!({"id": org, "name": org, "owner": {"id": owner, "email": format!("{owner}@example.com")}}),
+        )
+        .await
+        .expect(201);
+    }
+
+    /// Adds `user` to `org` with `role` (a system call).
+    pub async fn add_member(&self, org: &str, user: &str, role: &str) {
+        self.put(
+            &format!("/v1/orgs/{org}/members/{user}"),
+            None,
+            json!({"email": format!("{user}@example.com"), "role": role}),
+        )
+        .await
+        .expect(201);
+    }
+
+    /// Creates workspace `ws` in `org` (a system call).
+    pub async fn create_workspace(&self, org: &str, ws: &str) {
+        self.post(
+            &format!("/v1/orgs/{org}/workspaces"),
+            None,
+            json!({"id": ws, "name": ws}),
+        )
+        .await
+        .expect(201);
+    }
+
+    /// Gives `user` `role` in workspace `ws` of `org` (a system call).
+    pub async fn set_workspace_member(&self, org: &str, ws: &str, user: &str, role: &str) {
+        self.put(
+            &format!("/v1/orgs/{org}/workspaces/{ws}/members/{user}"),
+            None,
+            json!({"role": role}),
+        )
+        .await
+        .expect(200);
+    }
+
+    /// The org "acme" owned by `olive`, with `adam` admin, `carl`
+    /// accounting, `mia` member, `nick` member of no workspace, workspaces
+    /// `ws1` (mia member, wanda workspace-admin) and `ws2` (nobody).
+    pub async fn seed_acme(&self) {
+        self.create_org("acme", "olive").await;
+        for (user, role) in [
+            ("adam", "admin"),
+            ("carl", "accounting"),
+            ("mia", "member"),
+            ("nick", "member"),
+            ("wanda", "member"),
+        ] {
+            self.add_member("acme", user, role).await;
+        }
+        self.create_workspace("acme", "ws1").await;
+        self.create_workspace("acme", "ws2").await;
+        self.set_workspace_member("acme", "ws1", "mia", "member")
+            .await;
+        self.set_workspace_member("acme", "ws1", "wanda", "admin")
+            .await;
+    }
+
+    /// Asks one decision; returns the whole answer.
+    pub async fn decide(&self, user: &str, action: &str, resource: Value, context: Value) -> Resp {
+        self.post(
+            "/v1/is_authorized",
+            None,
+            json!({
+                "principal": {"type": "User", "id": user},
+                "action": {"type": "Action", "id": action},
+                "resource": resource,
+                "context": context,
+            }),
+        )
+        .await
+    }
+
+    /// Whether `user` may `action` on `resource`.
+    pub async fn allowed(&self, user: &str, action: &str, resource: Value, context: Value) -> bool {
+        let resp = self
+            .decide(user, action, resource, context)
+            .await
+            .expect(200);
+        match resp.body["decision"].as_str() {
+            Some("Allow") => true,
+            Some("Deny") => false,
+            other => panic!("no decision: {other:?} in {:#}", resp.body),
+        }
+    }
+}
+
+pub fn org(id: &str) -> Value {
+    json!({"type": "Organization", "id": id})
+}
+
+pub fn workspace(id: &str) -> Value {
+    json!({"type": "Workspace", "id": id})
+}
+
+/// Polls `check` every 50 ms for up to `timeout`; true once it holds.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The real binary, started on a free loopback port; killed on drop.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+    pub dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `tenantgate serve` with `args` (plus `--listen 127.0.0.1:0`)
+    /// in `cwd`, waiting (at most 30 s) for its "listening" line.
+    pub fn start(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tenantgate"));
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(cwd)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("tenantgate listening on ") {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server did not report its address in 30 s");
+        Self {
+            child,
+            base,
+            dir: cwd.to_owned(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A reqwest client with bounded timeouts, for loopback tests.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}

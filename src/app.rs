@@ -95,8 +95,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
             return Err(StartError::NoKeys(listen));
         }
         tracing::warn!(
-            "DEVELOPMENT MODE: no API key exists, so every call on {listen} is accepted with the admin scope; \
-             create a key with `tenantgate keys create --scope admin` to require keys"
+            "DEVELOPMENT MODE: no API key exists, so every call on this loopback address is accepted \
+             with the admin scope; create a key with `tenantgate keys create --scope admin` to require keys"
         );
     }
     let _watcher = watch::watch(

@@ -36,7 +36,7 @@ pub fn create(store: &Store, scope: Scope, name: &str) -> Result<NewKey, StoreEr
     );
     let id = model::new_id("key");
     let hash = hash_secret(&secret);
-    store.write(|db| db.insert_api_key(&id, name, scope, &hash))?;
+    store.write_untracked(|db| db.insert_api_key(&id, name, scope, &hash))?;
     let key = store
         .read(|db| db.list_api_keys())?
         .into_iter()
@@ -117,7 +117,14 @@ mod tests {
             "secret stored in clear"
         );
 
-        store.write(|db| db.revoke_api_key(&new.key.id)).unwrap();
+        store
+            .write_untracked(|db| db.revoke_api_key(&new.key.id))
+            .unwrap();
+        assert_eq!(
+            store.read(|db| db.data_revision()).unwrap(),
+            0,
+            "keys are not membership data"
+        );
         ring.refresh(&store).unwrap();
         assert_eq!(ring.lookup(&new.secret), None);
         assert!(

@@ -149,9 +149,8 @@ impl<'s> SliceBuilder<'s> {
             }
             Ok(Some(Entity::new_no_attrs(wanted.clone(), parents)))
         } else if name == &t.org {
-            if !self.snapshot.org_exists(id) {
-                return Ok(None);
-            }
+            // Built even for an unknown id: its role groups have no members,
+            // so policies simply deny instead of failing on a missing entity.
             org_entity(t, wanted.clone(), id).map(Some)
         } else if name == &t.workspace {
             let Some(ws) = self.snapshot.workspace(id) else {

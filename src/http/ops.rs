@@ -62,14 +62,15 @@ pub struct Ready {
 /// always one once started: the sidecar refuses to start without).
 pub async fn readyz(State(app): State<Arc<App>>) -> Result<Json<Ready>, ApiError> {
     let store = app.store.clone();
-    let revision = tokio::task::spawn_blocking(move || store.read(|db| db.data_revision()))
+    tokio::task::spawn_blocking(move || store.read(|db| db.data_revision()))
         .await
         .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?
         .map_err(|e: StoreError| ApiError::new(ErrorCode::Unavailable, format!("database: {e}")))?;
     Ok(Json(Ready {
         status: "ready",
         policy_revision: app.authz.revision(),
-        data_revision: revision,
+        // The revision decisions are served from.
+        data_revision: app.snapshot.load().revision(),
     }))
 }
 

@@ -126,6 +126,25 @@ impl Store {
         Ok((value, revision))
     }
 
+    /// Runs `work` in one transaction without touching the data revision:
+    /// for writes decisions never read (API keys).
+    pub fn write_untracked<T, E>(&self, work: impl FnOnce(&Db<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let db = Db {
+            conn: &tx,
+            now: crate::model::now_rfc3339(),
+        };
+        let value = work(&db)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
     /// Runs read-only `work` on the reader connection.
     pub fn read<T, E>(&self, work: impl FnOnce(&Db<'_>) -> Result<T, E>) -> Result<T, E>
     where

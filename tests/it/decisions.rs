@@ -234,3 +234,15 @@ async fn batches_answer_in_order_and_fail_whole() {
     .await
     .expect_error(400, "invalid_request");
 }
+
+#[tokio::test]
+async fn unknown_organizations_are_a_clean_deny() {
+    let t = TestApp::new();
+    t.seed_acme().await;
+    let resp = t
+        .decide("olive", "org.read", org("nope"), json!({}))
+        .await
+        .expect(200);
+    assert_eq!(resp.body["decision"], "Deny");
+    assert_eq!(resp.body["errors"], json!([]));
+}

@@ -112,18 +112,10 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let mut conn = lock(&self.writer);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let db = Db {
-            conn: &tx,
-            now: crate::model::now_rfc3339(),
-        };
-        let value = work(&db)?;
-        let revision = db.bump_revision()?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok((value, revision))
+        self.write_untracked(|db| {
+            let value = work(db)?;
+            Ok((value, db.bump_revision()?))
+        })
     }
 
     /// Runs `work` in one transaction without touching the data revision:

@@ -8,8 +8,10 @@ use arc_swap::ArcSwap;
 
 use crate::authz::{Authz, LoadError};
 use crate::config::Settings;
-use crate::domain::Tenancy;
+use crate::domain::delivery::{self, RetryPolicy};
+use crate::domain::{InviteSettings, Tenancy};
 use crate::keys::KeyRing;
+use crate::mail::{MailError, Mailer};
 use crate::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
 use crate::watch::{self, WatchError};
@@ -28,6 +30,8 @@ pub enum StartError {
     Policies(#[from] LoadError),
     #[error(transparent)]
     Watch(#[from] WatchError),
+    #[error("mail settings: {0}")]
+    Mail(#[from] MailError),
     #[error("refusing to listen on `{0}` without API keys: create one with `tenantgate keys create --scope admin`, or listen on loopback")]
     NoKeys(std::net::SocketAddr),
     #[error("cannot listen on `{addr}`: {source}")]
@@ -48,6 +52,7 @@ pub struct App {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub tenancy: Tenancy,
     pub keys: Arc<KeyRing>,
+    pub mailer: Arc<Mailer>,
     /// Calls without a key are admitted (as `admin`) while no key was ever
     /// created, and only when listening on loopback.
     pub open_when_keyless: bool,
@@ -67,7 +72,19 @@ impl App {
             store.read(|db| Ok::<_, StoreError>((db.load_all_access()?, db.data_revision()?)))?;
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(access, revision)));
         let keys = Arc::new(KeyRing::load(&store)?);
-        let tenancy = Tenancy::new(store.clone(), authz.clone(), snapshot.clone());
+        let invites = InviteSettings {
+            default_expiry_days: settings.invite_expiry_days,
+            rate_per_hour: settings.invite_rate_per_hour,
+            accept_url_template: settings.accept_url_template.clone(),
+        };
+        let tenancy = Tenancy::new(store.clone(), authz.clone(), snapshot.clone(), invites);
+        let mailer = Arc::new(Mailer::new(
+            settings.smtp_url.as_deref(),
+            &settings.mail_dir(),
+            &settings.mail_from,
+            settings.mail_templates.as_deref(),
+            Duration::from_millis(settings.smtp_timeout_ms),
+        )?);
         let open_when_keyless = settings.listen.ip().is_loopback();
         Ok(Arc::new(Self {
             settings,
@@ -76,8 +93,28 @@ impl App {
             snapshot,
             tenancy,
             keys,
+            mailer,
             open_when_keyless,
         }))
+    }
+
+    /// Starts the background work: mail sender and invite expiry sweep.
+    /// Aborting the handles stops them.
+    pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let s = &self.settings;
+        let retry = RetryPolicy {
+            max_attempts: s.mail_max_attempts,
+            base: Duration::from_millis(s.mail_retry_base_ms),
+            max: Duration::from_millis(s.mail_retry_max_ms),
+            poll: Duration::from_millis(s.mail_poll_ms),
+        };
+        vec![
+            delivery::spawn_sender(self.tenancy.clone(), self.mailer.clone(), retry),
+            delivery::spawn_sweeper(
+                self.tenancy.clone(),
+                Duration::from_millis(s.invite_sweep_ms),
+            ),
+        ]
     }
 
     /// Whether calls without a key are admitted right now.
@@ -103,23 +140,26 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         app.authz.clone(),
         Duration::from_millis(app.settings.reload_debounce_ms),
     )?;
-    let poller = watch::spawn_poller(
+    let mut tasks = app.spawn_background();
+    tasks.push(watch::spawn_poller(
         app.authz.clone(),
         Duration::from_millis(app.settings.reload_poll_ms),
-    );
-    let key_refresher = spawn_key_refresher(app.clone());
+    ));
+    tasks.push(spawn_key_refresher(app.clone()));
     let snapshot = app.snapshot.load();
     tracing::info!(
         policy_revision = %app.authz.revision(),
         data_revision = snapshot.revision(),
         orgs = snapshot.org_count(),
         users = snapshot.user_count(),
+        mail = ?app.mailer.transport(),
         "ready"
     );
     drop(snapshot);
     let result = crate::http::serve(app, listen).await;
-    poller.abort();
-    key_refresher.abort();
+    for task in tasks {
+        task.abort();
+    }
     result
 }
 

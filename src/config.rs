@@ -28,6 +28,25 @@ pub struct Settings {
     pub mail_from: String,
     /// Link in invitation emails; `{token}` is replaced by the invite token.
     pub accept_url_template: String,
+    /// Folder with `invite.subject.txt`, `invite.txt`, `invite.html`
+    /// replacing the built-in email templates (each one optional).
+    pub mail_templates: Option<PathBuf>,
+    /// Longest time one SMTP delivery may take, in ms.
+    pub smtp_timeout_ms: u64,
+    /// Delivery attempts before an email is marked failed.
+    pub mail_max_attempts: u32,
+    /// Wait before the first retry, doubled after each failure, in ms.
+    pub mail_retry_base_ms: u64,
+    /// Longest wait between retries, in ms.
+    pub mail_retry_max_ms: u64,
+    /// How often the sender looks for due mail, in ms (new invites wake it at once).
+    pub mail_poll_ms: u64,
+    /// Expiry of an invite when the request names none, in days (1–30).
+    pub invite_expiry_days: u32,
+    /// Invites an organization may create or resend per hour.
+    pub invite_rate_per_hour: u32,
+    /// How often expired invites are recorded as such in the audit log, in ms.
+    pub invite_sweep_ms: u64,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Longest time a request may take before it is answered 503, in ms.
@@ -60,6 +79,15 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "tenantgate <no-reply@localhost>".to_owned(),
             accept_url_template: "http://localhost:3000/invites/accept?token={token}".to_owned(),
+            mail_templates: None,
+            smtp_timeout_ms: 10_000,
+            mail_max_attempts: 8,
+            mail_retry_base_ms: 5_000,
+            mail_retry_max_ms: 15 * 60 * 1000,
+            mail_poll_ms: 1_000,
+            invite_expiry_days: 7,
+            invite_rate_per_hour: 500,
+            invite_sweep_ms: 60_000,
             max_body_bytes: 1024 * 1024,
             request_timeout_ms: 10_000,
             reload_debounce_ms: 200,
@@ -95,7 +123,7 @@ pub enum ConfigError {
 }
 
 /// Names accepted from the environment (after `TENANTGATE_`).
-const ENV_KEYS: [&str; 13] = [
+const ENV_KEYS: [&str; 22] = [
     "listen",
     "data_dir",
     "policies",
@@ -103,6 +131,15 @@ const ENV_KEYS: [&str; 13] = [
     "smtp_url",
     "mail_from",
     "accept_url_template",
+    "mail_templates",
+    "smtp_timeout_ms",
+    "mail_max_attempts",
+    "mail_retry_base_ms",
+    "mail_retry_max_ms",
+    "mail_poll_ms",
+    "invite_expiry_days",
+    "invite_rate_per_hour",
+    "invite_sweep_ms",
     "max_body_bytes",
     "request_timeout_ms",
     "reload_debounce_ms",
@@ -148,11 +185,22 @@ impl Settings {
             ("request_timeout_ms", self.request_timeout_ms),
             ("reload_poll_ms", self.reload_poll_ms),
             ("key_refresh_ms", self.key_refresh_ms),
+            ("smtp_timeout_ms", self.smtp_timeout_ms),
+            ("mail_max_attempts", u64::from(self.mail_max_attempts)),
+            ("mail_retry_base_ms", self.mail_retry_base_ms),
+            ("mail_poll_ms", self.mail_poll_ms),
+            ("invite_rate_per_hour", u64::from(self.invite_rate_per_hour)),
+            ("invite_sweep_ms", self.invite_sweep_ms),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::Value(format!(
                 "`{name}` must be greater than 0"
             )));
+        }
+        if !(1..=30).contains(&self.invite_expiry_days) {
+            return Err(ConfigError::Value(
+                "`invite_expiry_days` must be between 1 and 30".to_owned(),
+            ));
         }
         if !self.accept_url_template.contains("{token}") {
             return Err(ConfigError::Value(
@@ -160,6 +208,11 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Folder of the `.eml` files written when no SMTP URL is set.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
     }
 
     /// Path of the SQLite database file.

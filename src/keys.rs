@@ -5,12 +5,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-use base64::Engine;
-use sha2::{Digest, Sha256};
-
 use crate::model::{self, ApiKey, Scope};
+use crate::secret;
 use crate::store::{Store, StoreError};
+use arc_swap::ArcSwap;
 
 /// Prefix of every key, so leaked keys are easy to recognise and scan for.
 pub const KEY_PREFIX: &str = "tgk_";
@@ -22,20 +20,19 @@ pub struct NewKey {
     pub secret: String,
 }
 
-/// SHA-256 of a key secret, hex. Lookups compare hashes, never secrets.
-pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Random(#[from] secret::RandomError),
 }
 
 /// Creates a key with 256 random bits from the OS.
-pub fn create(store: &Store, scope: Scope, name: &str) -> Result<NewKey, StoreError> {
-    let bytes: [u8; 32] = rand::random();
-    let secret = format!(
-        "{KEY_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
+pub fn create(store: &Store, scope: Scope, name: &str) -> Result<NewKey, KeyError> {
+    let secret = secret::generate(KEY_PREFIX)?;
     let id = model::new_id("key");
-    let hash = hash_secret(&secret);
+    let hash = secret::hash(&secret);
     store.write_untracked(|db| db.insert_api_key(&id, name, scope, &hash))?;
     let key = store
         .read(|db| db.list_api_keys())?
@@ -85,7 +82,7 @@ impl KeyRing {
 
     /// The id and scope of the key with this secret, if it is active.
     pub fn lookup(&self, secret: &str) -> Option<(String, Scope)> {
-        self.keys.load().get(&hash_secret(secret)).cloned()
+        self.keys.load().get(&secret::hash(secret)).cloned()
     }
 }
 

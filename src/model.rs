@@ -277,6 +277,124 @@ pub struct ApiKey {
     pub revoked_at: Option<String>,
 }
 
+/// Where an invite stands. A pending invite past its expiry reads as
+/// `expired` everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InviteStatus {
+    Pending,
+    Accepted,
+    Declined,
+    Revoked,
+    Expired,
+}
+
+impl InviteStatus {
+    pub const ALL: [InviteStatus; 5] = [
+        Self::Pending,
+        Self::Accepted,
+        Self::Declined,
+        Self::Revoked,
+        Self::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Declined => "declined",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl FromStr for InviteStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown invite status `{s}`"))
+    }
+}
+
+/// Where an invite's email stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its first or next attempt.
+    Queued,
+    Sent,
+    /// Gave up after the maximum number of attempts, or cancelled.
+    Failed,
+    /// Created with `send_email: false`.
+    Disabled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Invite {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub role: OrgRole,
+    pub status: InviteStatus,
+    pub invited_by: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub accepted_at: Option<String>,
+    pub accepted_by: Option<String>,
+    pub delivery: Delivery,
+}
+
+/// An invite as create and resend return it: the only answers that ever
+/// carry its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuedInvite {
+    #[serde(flatten)]
+    pub invite: Invite,
+    pub token: String,
+    pub accept_url: String,
+}
+
+/// What the accept page of a host shows for a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InviteLookup {
+    pub org: OrgRef,
+    pub role: OrgRole,
+    pub invited_by: String,
+    pub expires_at: String,
+    pub status: InviteStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// A message waiting in the outbox, with what its email says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub invite_id: String,
+    pub recipient: String,
+    pub attempts: u32,
+    pub org_id: String,
+    pub org_name: String,
+    pub role: OrgRole,
+    /// The inviter's email when known, else their id.
+    pub inviter: String,
+    pub expires_at: String,
+}
+
 /// Everything about one organization that decisions need: who holds which
 /// role in it and in each of its workspaces.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

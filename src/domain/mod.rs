@@ -4,7 +4,10 @@
 //! its audit row in one transaction, patch the snapshot from that same
 //! transaction, swap it in. Decisions see a change as soon as the call returns.
 
+mod acceptance;
 mod audit;
+pub mod delivery;
+mod invites;
 mod members;
 mod orgs;
 mod workspaces;
@@ -19,6 +22,8 @@ use crate::model::{self, OrgRole};
 use crate::snapshot::Snapshot;
 use crate::store::{Db, Store, StoreError};
 
+pub use acceptance::{Accepted, Invitee};
+pub use invites::{CreateInvites, CreatedInvites, NewInvite};
 pub use orgs::{CreateOrg, NewOwner};
 
 /// Default and largest page sizes of lists.
@@ -44,6 +49,19 @@ pub enum DomainError {
     AlreadyExists(String),
     #[error("{0}")]
     LastOwner(String),
+    #[error("{0}")]
+    InviteExists(String),
+    /// Unknown, expired, used, revoked or declined: one answer for all.
+    #[error("no pending invite has this token")]
+    InviteNotFound,
+    #[error("{0}")]
+    InviteNotPending(String),
+    #[error("this invite was sent to another email address")]
+    InviteEmailMismatch,
+    #[error("{0}")]
+    RateLimited(String),
+    #[error(transparent)]
+    Random(#[from] crate::secret::RandomError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("background task failed: {0}")]
@@ -108,7 +126,7 @@ impl Paging {
     }
 }
 
-fn cursor_for(key: &str) -> String {
+pub(super) fn cursor_for(key: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
 }
 
@@ -133,18 +151,49 @@ struct Inner {
     store: Arc<Store>,
     authz: Arc<Authz>,
     snapshot: Arc<ArcSwap<Snapshot>>,
+    invites: InviteSettings,
+    /// Wakes the mail sender when a message is queued.
+    mail_wakeup: Arc<tokio::sync::Notify>,
     /// One writer at a time, so that authorization, commit and snapshot
     /// patch happen in commit order.
     write_lock: Mutex<()>,
 }
 
+/// The invitation rules that are settings.
+#[derive(Debug, Clone)]
+pub struct InviteSettings {
+    /// Expiry when a request names none, in days.
+    pub default_expiry_days: u32,
+    /// Invites an organization may create or resend per hour.
+    pub rate_per_hour: u32,
+    /// The accept link; `{token}` is replaced by the token.
+    pub accept_url_template: String,
+}
+
+impl Default for InviteSettings {
+    fn default() -> Self {
+        Self {
+            default_expiry_days: 7,
+            rate_per_hour: 500,
+            accept_url_template: "http://localhost:3000/invites/accept?token={token}".into(),
+        }
+    }
+}
+
 impl Tenancy {
-    pub fn new(store: Arc<Store>, authz: Arc<Authz>, snapshot: Arc<ArcSwap<Snapshot>>) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        authz: Arc<Authz>,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        invites: InviteSettings,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 authz,
                 snapshot,
+                invites,
+                mail_wakeup: Arc::new(tokio::sync::Notify::new()),
                 write_lock: Mutex::new(()),
             }),
         }
@@ -263,6 +312,26 @@ impl Inner {
         self.snapshot
             .store(Arc::new(snapshot.with_org(org, access, revision)));
         Ok(value)
+    }
+
+    /// Applies a change that decisions do not read (invites, mail): same
+    /// lock and authorization, no data revision and no snapshot patch.
+    fn change_untracked<T>(
+        &self,
+        work: impl FnOnce(&Change<'_, '_>) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        let _writer = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let snapshot = self.snapshot.load_full();
+        self.store.write_untracked(|db| {
+            work(&Change {
+                db,
+                snapshot: &snapshot,
+                inner: self,
+            })
+        })
     }
 
     fn require_org_read(&self, org: &str) -> Result<(), DomainError> {

@@ -153,6 +153,12 @@ impl From<DomainError> for ApiError {
             DomainError::NotAMember(_) => ErrorCode::NotAMember,
             DomainError::AlreadyExists(_) => ErrorCode::AlreadyExists,
             DomainError::LastOwner(_) => ErrorCode::LastOwner,
+            DomainError::InviteExists(_) => ErrorCode::InviteExists,
+            DomainError::InviteNotFound => ErrorCode::InviteNotFound,
+            DomainError::InviteNotPending(_) => ErrorCode::InviteNotPending,
+            DomainError::InviteEmailMismatch => ErrorCode::InviteEmailMismatch,
+            DomainError::RateLimited(_) => ErrorCode::RateLimited,
+            DomainError::Random(_) => ErrorCode::Internal,
             DomainError::Store(s) if s.is_unavailable() => ErrorCode::Unavailable,
             DomainError::Store(_) | DomainError::Task(_) => ErrorCode::Internal,
         };

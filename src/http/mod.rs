@@ -4,6 +4,7 @@
 mod decisions;
 pub mod error;
 pub mod extract;
+mod invites;
 mod ops;
 mod orgs;
 mod workspaces;
@@ -70,6 +71,20 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/orgs/{org}/workspaces/{ws}/members/{user}",
             put(workspaces::set_member).delete(workspaces::remove_member),
         )
+        .route(
+            "/v1/orgs/{org}/invites",
+            get(invites::list).post(invites::create),
+        )
+        .route(
+            "/v1/orgs/{org}/invites/{id}",
+            get(invites::get)
+                .patch(invites::update)
+                .delete(invites::revoke),
+        )
+        .route("/v1/orgs/{org}/invites/{id}/resend", post(invites::resend))
+        .route("/v1/invites/lookup", post(invites::lookup))
+        .route("/v1/invites/accept", post(invites::accept))
+        .route("/v1/invites/decline", post(invites::decline))
         .route("/v1/policies", get(ops::policies))
         .route("/v1/policies/validate", post(ops::validate))
         .route("/healthz", get(ops::healthz))

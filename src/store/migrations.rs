@@ -61,30 +61,45 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX workspace_members_by_member ON workspace_members(org_id, user_id);
 
+    -- An invite's status is stored as pending until something ends it; a
+    -- pending invite past expires_at reads as expired everywhere (the sweep
+    -- records it later).
     CREATE TABLE invites (
         id          TEXT PRIMARY KEY,
         org_id      TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
         email       TEXT NOT NULL,
         role        TEXT NOT NULL,
         status      TEXT NOT NULL,
-        token_hash  TEXT NOT NULL UNIQUE,
         invited_by  TEXT NOT NULL,
+        ttl_days    INTEGER NOT NULL,
         created_at  TEXT NOT NULL,
         expires_at  TEXT NOT NULL,
         accepted_at TEXT,
         accepted_by TEXT,
         updated_at  TEXT NOT NULL
     );
-    CREATE INDEX invites_by_org ON invites(org_id, created_at, id);
+    CREATE INDEX invites_by_org ON invites(org_id, created_at);
+    CREATE INDEX invites_by_expiry ON invites(status, expires_at);
     CREATE UNIQUE INDEX invites_one_pending ON invites(org_id, email) WHERE status = 'pending';
 
+    -- Only SHA-256 hashes of invite tokens are kept. A `link` token is the
+    -- one returned by create/resend; a `mail` token is minted when the email
+    -- is delivered, so no token ever waits in the outbox in clear.
+    CREATE TABLE invite_tokens (
+        token_hash TEXT PRIMARY KEY,
+        invite_id  TEXT NOT NULL REFERENCES invites(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL,
+        outbox_id  INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX invite_tokens_by_invite ON invite_tokens(invite_id);
+
+    -- Mail waiting to be delivered, written in the same transaction as the
+    -- invite. The message is rendered at delivery time.
     CREATE TABLE mail_outbox (
-        id              INTEGER PRIMARY KEY,
-        invite_id       TEXT REFERENCES invites(id) ON DELETE SET NULL,
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        invite_id       TEXT NOT NULL REFERENCES invites(id) ON DELETE CASCADE,
         recipient       TEXT NOT NULL,
-        subject         TEXT NOT NULL,
-        body_text       TEXT NOT NULL,
-        body_html       TEXT NOT NULL,
         status          TEXT NOT NULL,
         attempts        INTEGER NOT NULL DEFAULT 0,
         next_attempt_at TEXT NOT NULL,
@@ -93,6 +108,7 @@ const MIGRATIONS: &[&str] = &[
         sent_at         TEXT
     );
     CREATE INDEX mail_outbox_due ON mail_outbox(status, next_attempt_at);
+    CREATE INDEX mail_outbox_by_invite ON mail_outbox(invite_id, id);
 
     -- Audit rows outlive what they describe: no foreign keys.
     CREATE TABLE audit_events (
@@ -105,6 +121,7 @@ const MIGRATIONS: &[&str] = &[
         details TEXT NOT NULL
     );
     CREATE INDEX audit_events_by_org ON audit_events(org_id, id);
+    CREATE INDEX audit_events_by_org_action ON audit_events(org_id, action, at);
 
     CREATE TABLE api_keys (
         id         TEXT PRIMARY KEY,

@@ -5,9 +5,11 @@
 
 mod access;
 mod audit;
+mod invites;
 mod keys;
 mod migrations;
 mod orgs;
+mod outbox;
 mod workspaces;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
+pub use invites::InviteFilter;
 pub use migrations::LATEST_VERSION;
 
 /// How long a statement waits for a lock held by another connection.

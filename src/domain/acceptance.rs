@@ -1,0 +1,141 @@
+//! Invitations, the invitee's side: the token is the capability. Lookup,
+//! accept and decline; every unusable token gets the same answer.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::invites::{end, TOKEN_PREFIX};
+use super::{check_email, check_id, Actor, DomainError, Tenancy};
+use crate::model::{Invite, InviteLookup, InviteStatus, OrgRef, OrgRole};
+use crate::secret;
+
+/// The user accepting an invite.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invitee {
+    pub id: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Accepted {
+    pub org_id: String,
+    pub user_id: String,
+    pub role: OrgRole,
+}
+
+/// Longest token accepted (anything longer is not one of ours).
+const MAX_TOKEN_LEN: usize = 100;
+
+/// The hash of a token, or `InviteNotFound` for input that cannot be one.
+fn token_hash(token: &str) -> Result<String, DomainError> {
+    let token = token.trim();
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > MAX_TOKEN_LEN {
+        return Err(DomainError::InviteNotFound);
+    }
+    Ok(secret::hash(token))
+}
+
+impl Tenancy {
+    /// What an accept page shows. A token of an ended invite (accepted,
+    /// declined, revoked, rotated) is unknown; an expired one says so.
+    pub async fn lookup_invite(&self, token: String) -> Result<InviteLookup, DomainError> {
+        let hash = token_hash(&token)?;
+        self.run(move |inner| {
+            inner.store.read(|db| {
+                let invite = db
+                    .invite_by_token(&hash)?
+                    .ok_or(DomainError::InviteNotFound)?;
+                if !matches!(invite.status, InviteStatus::Pending | InviteStatus::Expired) {
+                    return Err(DomainError::InviteNotFound);
+                }
+                let org = db
+                    .get_org(&invite.org_id)?
+                    .ok_or(DomainError::InviteNotFound)?;
+                Ok(InviteLookup {
+                    org: OrgRef {
+                        id: org.id,
+                        name: org.name,
+                    },
+                    role: invite.role,
+                    invited_by: invite.invited_by,
+                    expires_at: invite.expires_at,
+                    status: invite.status,
+                })
+            })
+        })
+        .await
+    }
+
+    /// Joins the invite's organization with its role. The user's email must
+    /// be the invited one; of concurrent accepts exactly one wins.
+    pub async fn accept_invite(
+        &self,
+        token: String,
+        user: Invitee,
+    ) -> Result<Accepted, DomainError> {
+        let hash = token_hash(&token)?;
+        check_id("user id", &user.id)?;
+        let email = check_email(&user.email)?;
+        self.run(move |inner| {
+            let org = pending_by_token(inner, &hash)?.org_id;
+            inner.change_org(&org, |c| {
+                // Re-read inside the transaction: another accept may have won.
+                let invite = c.db.invite_by_token(&hash)?.filter(|i| i.status == InviteStatus::Pending);
+                let invite = invite.ok_or(DomainError::InviteNotFound)?;
+                if invite.email != email {
+                    return Err(DomainError::InviteEmailMismatch);
+                }
+                if c.db.member_role(&invite.org_id, &user.id)?.is_some() {
+                    return Err(DomainError::AlreadyMember(format!(
+                        "user `{}` is already a member of `{}`",
+                        user.id, invite.org_id
+                    )));
+                }
+                end(c, &invite, InviteStatus::Accepted, Some(&user.id)).map_err(|_| DomainError::InviteNotFound)?;
+                c.db.upsert_user(&user.id, &email)?;
+                c.db.insert_member(&invite.org_id, &user.id, invite.role)?;
+                c.audit(&invite.org_id, &Actor::User(user.id.clone()), "invite.accept",
+                    &format!("User::{}", user.id),
+                    json!({"invite": invite.id, "email": email, "role": invite.role, "invited_by": invite.invited_by}))?;
+                Ok(Accepted {
+                    org_id: invite.org_id,
+                    user_id: user.id.clone(),
+                    role: invite.role,
+                })
+            })
+        })
+        .await
+    }
+
+    pub async fn decline_invite(&self, token: String) -> Result<(), DomainError> {
+        let hash = token_hash(&token)?;
+        self.run(move |inner| {
+            inner.change_untracked(|c| {
+                let invite =
+                    c.db.invite_by_token(&hash)?
+                        .filter(|i| i.status == InviteStatus::Pending);
+                let invite = invite.ok_or(DomainError::InviteNotFound)?;
+                end(c, &invite, InviteStatus::Declined, None)
+                    .map_err(|_| DomainError::InviteNotFound)?;
+                c.audit(
+                    &invite.org_id,
+                    &Actor::User(invite.email.clone()),
+                    "invite.decline",
+                    &format!("Invite::{}", invite.id),
+                    json!({"email": invite.email}),
+                )?;
+                Ok(())
+            })
+        })
+        .await
+    }
+}
+
+fn pending_by_token(inner: &super::Inner, hash: &str) -> Result<Invite, DomainError> {
+    inner
+        .store
+        .read(|db| db.invite_by_token(hash))?
+        .filter(|i| i.status == InviteStatus::Pending)
+        .ok_or(DomainError::InviteNotFound)
+}

@@ -1,0 +1,300 @@
+//! Invites and their token hashes.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::orgs::fetch_limit;
+use super::{parse_column, split_page, Db, StoreError};
+use crate::model::{Delivery, DeliveryStatus, Invite, InviteStatus, OrgRole};
+
+/// The invite columns, with the status as it reads now (`?now` is bound by
+/// the caller) and the delivery of its latest outbox row.
+const INVITE_SELECT: &str = "
+    SELECT i.id, i.org_id, i.email, i.role,
+           CASE WHEN i.status = 'pending' AND i.expires_at <= :now THEN 'expired' ELSE i.status END,
+           i.invited_by, i.created_at, i.expires_at, i.accepted_at, i.accepted_by,
+           m.status, m.attempts, m.last_error, i.rowid
+    FROM invites i
+    LEFT JOIN mail_outbox m ON m.id = (SELECT MAX(id) FROM mail_outbox WHERE invite_id = i.id)";
+
+struct InviteRow {
+    invite: Invite,
+    rowid: i64,
+}
+
+fn invite_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<InviteRow, StoreError>> {
+    let role: String = row.get(3)?;
+    let status: String = row.get(4)?;
+    let mail_status: Option<String> = row.get(10)?;
+    let attempts: Option<i64> = row.get(11)?;
+    let last_error: Option<String> = row.get(12)?;
+    let build = || -> Result<InviteRow, StoreError> {
+        let delivery = match mail_status.as_deref() {
+            None => Delivery {
+                status: DeliveryStatus::Disabled,
+                attempts: 0,
+                last_error: None,
+            },
+            Some(s) => Delivery {
+                status: match s {
+                    "queued" => DeliveryStatus::Queued,
+                    "sent" => DeliveryStatus::Sent,
+                    _ => DeliveryStatus::Failed,
+                },
+                attempts: attempts.and_then(|a| u32::try_from(a).ok()).unwrap_or(0),
+                last_error,
+            },
+        };
+        Ok(InviteRow {
+            invite: Invite {
+                id: row.get(0)?,
+                org_id: row.get(1)?,
+                email: row.get(2)?,
+                role: parse_column(role, "role")?,
+                status: parse_column(status, "invite status")?,
+                invited_by: row.get(5)?,
+                created_at: row.get(6)?,
+                expires_at: row.get(7)?,
+                accepted_at: row.get(8)?,
+                accepted_by: row.get(9)?,
+                delivery,
+            },
+            rowid: row.get(13)?,
+        })
+    };
+    Ok(build())
+}
+
+/// Filters of an invite list.
+#[derive(Debug, Clone, Default)]
+pub struct InviteFilter<'a> {
+    pub status: Option<InviteStatus>,
+    pub email: Option<&'a str>,
+}
+
+impl Db<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_invite(
+        &self,
+        id: &str,
+        org: &str,
+        email: &str,
+        role: OrgRole,
+        invited_by: &str,
+        ttl_days: u32,
+        expires_at: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO invites (id, org_id, email, role, status, invited_by, ttl_days, created_at, expires_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?7)",
+            params![id, org, email, role.as_str(), invited_by, ttl_days, self.now, expires_at],
+        )?;
+        Ok(())
+    }
+
+    pub fn get_invite(&self, org: &str, id: &str) -> Result<Option<Invite>, StoreError> {
+        let sql = format!("{INVITE_SELECT} WHERE i.org_id = :org AND i.id = :id");
+        let row = self
+            .conn
+            .query_row(
+                &sql,
+                rusqlite::named_params! {":now": self.now, ":org": org, ":id": id},
+                invite_from_row,
+            )
+            .optional()?;
+        row.transpose().map(|r| r.map(|r| r.invite))
+    }
+
+    /// Invites of `org`, newest first, older than the row `before`.
+    pub fn list_invites(
+        &self,
+        org: &str,
+        filter: &InviteFilter<'_>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<(i64, Invite)>, bool), StoreError> {
+        let sql = format!(
+            "{INVITE_SELECT}
+             WHERE i.org_id = :org
+               AND (:before IS NULL OR i.rowid < :before)
+               AND (:email IS NULL OR i.email = :email)
+               AND (:status IS NULL
+                    OR (:status = 'expired' AND (i.status = 'expired' OR (i.status = 'pending' AND i.expires_at <= :now)))
+                    OR (:status = 'pending' AND i.status = 'pending' AND i.expires_at > :now)
+                    OR (:status NOT IN ('pending', 'expired') AND i.status = :status))
+             ORDER BY i.rowid DESC LIMIT :limit"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(
+                rusqlite::named_params! {
+                    ":now": self.now,
+                    ":org": org,
+                    ":before": before,
+                    ":email": filter.email,
+                    ":status": filter.status.map(InviteStatus::as_str),
+                    ":limit": fetch_limit(limit),
+                },
+                invite_from_row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = rows
+            .into_iter()
+            .map(|r| r.map(|r| (r.rowid, r.invite)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(split_page(rows, limit))
+    }
+
+    /// The invite a token opens, with its org id, whatever its status.
+    pub fn invite_by_token(&self, token_hash: &str) -> Result<Option<Invite>, StoreError> {
+        let sql = format!(
+            "{INVITE_SELECT} WHERE i.id = (SELECT invite_id FROM invite_tokens WHERE token_hash = :hash)"
+        );
+        let row = self
+            .conn
+            .query_row(
+                &sql,
+                rusqlite::named_params! {":now": self.now, ":hash": token_hash},
+                invite_from_row,
+            )
+            .optional()?;
+        row.transpose().map(|r| r.map(|r| r.invite))
+    }
+
+    pub fn insert_invite_token(
+        &self,
+        token_hash: &str,
+        invite: &str,
+        kind: &str,
+        outbox: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO invite_tokens (token_hash, invite_id, kind, outbox_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![token_hash, invite, kind, outbox, self.now],
+        )?;
+        Ok(())
+    }
+
+    /// Kills every token of an invite (used, rotated or ended).
+    pub fn delete_invite_tokens(&self, invite: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM invite_tokens WHERE invite_id = ?1", [invite])?;
+        Ok(())
+    }
+
+    /// Marks pending-but-expired invites of `org` for `email` as expired;
+    /// returns their ids (for the audit log).
+    pub fn expire_stale_invites_for(
+        &self,
+        org: &str,
+        email: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE invites SET status = 'expired', updated_at = ?3
+             WHERE org_id = ?1 AND email = ?2 AND status = 'pending' AND expires_at <= ?3
+             RETURNING id",
+        )?;
+        let ids = stmt
+            .query_map(params![org, email, self.now], |row| row.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    /// Marks up to `limit` pending invites past their expiry as expired;
+    /// returns `(org, invite id, email)` of each.
+    pub fn expire_due_invites(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE invites SET status = 'expired', updated_at = ?1
+             WHERE id IN (SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ?1 LIMIT ?2)
+             RETURNING org_id, id, email",
+        )?;
+        let rows = stmt
+            .query_map(params![self.now, fetch_limit(limit) - 1], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn has_pending_invite(&self, org: &str, email: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM invites WHERE org_id = ?1 AND email = ?2 AND status = 'pending' AND expires_at > ?3",
+                params![org, email, self.now],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Whether a member of `org` has this email.
+    pub fn member_has_email(&self, org: &str, email: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM org_members m JOIN users u ON u.id = m.user_id
+                 WHERE m.org_id = ?1 AND u.email = ?2",
+                [org, email],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    pub fn set_invite_role(&self, id: &str, role: OrgRole) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE invites SET role = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, role.as_str(), self.now],
+        )?;
+        Ok(())
+    }
+
+    /// Ends a pending invite with `status`; `accepted_by` for an acceptance.
+    /// `false` when it was no longer pending (someone else ended it first).
+    pub fn end_invite(
+        &self,
+        id: &str,
+        status: InviteStatus,
+        accepted_by: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE invites SET status = ?2, updated_at = ?3,
+                    accepted_at = CASE WHEN ?4 IS NULL THEN NULL ELSE ?3 END, accepted_by = ?4
+             WHERE id = ?1 AND status = 'pending' AND expires_at > ?3",
+            params![id, status.as_str(), self.now, accepted_by],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Restarts the expiry of an invite (resend): `ttl_days` from now.
+    pub fn restart_invite(&self, id: &str, expires_at: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE invites SET expires_at = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, expires_at, self.now],
+        )?;
+        Ok(())
+    }
+
+    pub fn invite_ttl_days(&self, id: &str) -> Result<u32, StoreError> {
+        let days: i64 =
+            self.conn
+                .query_row("SELECT ttl_days FROM invites WHERE id = ?1", [id], |row| {
+                    row.get(0)
+                })?;
+        Ok(u32::try_from(days).unwrap_or(1))
+    }
+
+    /// How many invites were created or resent in `org` since `since`.
+    pub fn count_invite_sends_since(&self, org: &str, since: &str) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM audit_events
+             WHERE org_id = ?1 AND action IN ('invite.create', 'invite.resend') AND at > ?2",
+            params![org, since],
+            |row| row.get(0),
+        )?;
+        Ok(n.try_into().unwrap_or(0))
+    }
+}

@@ -9,13 +9,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-fn workdir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&repo_dir("policies"), &dir.path().join("policies"));
-    copy_dir(&repo_dir("schema"), &dir.path().join("schema"));
-    dir
-}
-
 fn tenantgate(cwd: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_tenantgate"))
         .args(args)

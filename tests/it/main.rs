@@ -5,11 +5,13 @@
 // Tests state their expectations with unwrap/expect/panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod smtp;
 mod support;
 
 mod decisions;
 mod e2e;
 mod errors;
+mod invites;
 mod matrix;
 mod members;
 mod reload;

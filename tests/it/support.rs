@@ -33,6 +33,15 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A temp folder holding copies of the repo's policies/ and schema/, as a
+/// working directory for the real binary.
+pub fn workdir() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo_dir("policies"), &dir.path().join("policies"));
+    copy_dir(&repo_dir("schema"), &dir.path().join("schema"));
+    dir
+}
+
 /// The answer to one call.
 #[derive(Debug)]
 pub struct Resp {
@@ -80,6 +89,7 @@ type SettingsEdit = Box<dyn FnOnce(&mut Settings)>;
 #[derive(Default)]
 pub struct Builder {
     host_resources: bool,
+    background: bool,
     settings: Option<SettingsEdit>,
 }
 
@@ -87,6 +97,12 @@ impl Builder {
     /// Adds the example host schema and policies (Document in Workspace).
     pub fn with_host_resources(mut self) -> Self {
         self.host_resources = true;
+        self
+    }
+
+    /// Runs the mail sender and expiry sweep (fast retries, fast polling).
+    pub fn with_background(mut self) -> Self {
+        self.background = true;
         self
     }
 
@@ -119,13 +135,21 @@ impl Builder {
             policies,
             schema,
             listen: "127.0.0.1:0".parse().unwrap(),
+            mail_retry_base_ms: 100,
+            mail_retry_max_ms: 500,
+            mail_poll_ms: 50,
             ..Settings::default()
         };
         if let Some(f) = self.settings {
             f(&mut settings);
         }
         let app = App::open(settings).unwrap();
-        TestApp { dir, app }
+        let tasks = if self.background {
+            app.spawn_background()
+        } else {
+            Vec::new()
+        };
+        TestApp { dir, app, tasks }
     }
 }
 
@@ -133,6 +157,15 @@ impl Builder {
 pub struct TestApp {
     pub dir: TempDir,
     pub app: Arc<App>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 impl TestApp {
@@ -349,6 +382,16 @@ impl Server {
     /// Starts `tenantgate serve` with `args` (plus `--listen 127.0.0.1:0`)
     /// in `cwd`, waiting (at most 30 s) for its "listening" line.
     pub fn start(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        Self::start_logging(cwd, args, envs, None)
+    }
+
+    /// Like `start`, with the log (stderr) written to `log`.
+    pub fn start_logging(
+        cwd: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Self {
         use std::io::{BufRead, BufReader};
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tenantgate"));
         cmd.arg("serve")
@@ -357,7 +400,16 @@ impl Server {
             .current_dir(cwd)
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit());
+            .stderr(match log {
+                Some(path) => std::process::Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .unwrap(),
+                ),
+                None => std::process::Stdio::inherit(),
+            });
         for (k, v) in envs {
             cmd.env(k, v);
         }

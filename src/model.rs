@@ -15,7 +15,7 @@ pub const MAX_EMAIL_LEN: usize = 254;
 
 /// A role in an organization. Rank: owner > admin > member, and accounting is
 /// a member with billing rights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OrgRole {
     Owner,
@@ -58,7 +58,7 @@ impl OrgRole {
 }
 
 /// A role in a workspace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkspaceRole {
     Admin,
@@ -128,7 +128,9 @@ impl fmt::Display for WorkspaceRole {
 }
 
 /// The scope of an API key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Decision endpoints only.
@@ -217,7 +219,7 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 /// An organization as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Org {
     pub id: String,
     pub name: String,
@@ -226,7 +228,7 @@ pub struct Org {
 }
 
 /// An organization membership as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Member {
     pub user_id: String,
     pub email: String,
@@ -235,13 +237,13 @@ pub struct Member {
 }
 
 /// An organization a user belongs to, with the user's role there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UserOrg {
     pub org: Org,
     pub role: OrgRole,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Workspace {
     pub id: String,
     pub org_id: String,
@@ -249,7 +251,7 @@ pub struct Workspace {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WorkspaceMember {
     pub user_id: String,
     pub email: String,
@@ -257,7 +259,7 @@ pub struct WorkspaceMember {
     pub added_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: String,
     pub at: String,
@@ -279,7 +281,7 @@ pub struct ApiKey {
 
 /// Where an invite stands. A pending invite past its expiry reads as
 /// `expired` everywhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum InviteStatus {
     Pending,
@@ -320,7 +322,7 @@ impl FromStr for InviteStatus {
 }
 
 /// Where an invite's email stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Waiting for its first or next attempt.
@@ -332,14 +334,14 @@ pub enum DeliveryStatus {
     Disabled,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub status: DeliveryStatus,
     pub attempts: u32,
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Invite {
     pub id: String,
     pub org_id: String,
@@ -356,7 +358,7 @@ pub struct Invite {
 
 /// An invite as create and resend return it: the only answers that ever
 /// carry its token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct IssuedInvite {
     #[serde(flatten)]
     pub invite: Invite,
@@ -365,7 +367,7 @@ pub struct IssuedInvite {
 }
 
 /// What the accept page of a host shows for a token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct InviteLookup {
     pub org: OrgRef,
     pub role: OrgRole,
@@ -374,7 +376,7 @@ pub struct InviteLookup {
     pub status: InviteStatus,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OrgRef {
     pub id: String,
     pub name: String,
@@ -411,7 +413,7 @@ pub struct WorkspaceAccess {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -4,7 +4,7 @@ use miette::Diagnostic;
 use serde::Serialize;
 
 /// One problem found in a policy or schema file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// The file, when the problem is in one.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -65,7 +65,7 @@ fn join(problems: &[Problem]) -> String {
 }
 
 /// One policy file and the ids of the policies it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PolicyFile {
     pub path: String,
     pub policy_ids: Vec<String>,

@@ -57,39 +57,66 @@ fn invalid(what: &str, e: impl std::fmt::Display) -> RequestError {
     RequestError::Invalid(format!("{what}: {e}"))
 }
 
+/// An entity uid, as an object or in Cedar's string form (`User::"alice"`).
+/// (Describes the accepted forms in the API document.)
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum EntityRef {
+    Object {
+        #[serde(rename = "type")]
+        kind: String,
+        id: String,
+    },
+    Text(String),
+}
+
 /// One is-authorized question, as the API receives it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
+    #[schema(value_type = EntityRef)]
     pub principal: Value,
+    #[schema(value_type = EntityRef)]
     pub action: Value,
+    #[schema(value_type = EntityRef)]
     pub resource: Value,
+    /// The request context, checked against the schema of the action.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
+    /// Entities of the host's own types, in Cedar's JSON entity format.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub entities: Option<Value>,
 }
 
 /// One question of a batch: no entities of its own.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchItem {
+    #[schema(value_type = EntityRef)]
     pub principal: Value,
+    #[schema(value_type = EntityRef)]
     pub action: Value,
+    #[schema(value_type = EntityRef)]
     pub resource: Value,
+    /// The request context, checked against the schema of the action.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     pub requests: Vec<BatchItem>,
+    /// Entities shared by every request of the batch.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub entities: Option<Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum Outcome {
     Allow,
     Deny,
@@ -97,13 +124,13 @@ pub enum Outcome {
 
 /// A policy that failed to evaluate (it is then ignored, which can only
 /// turn an Allow into a Deny).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EvalError {
     pub policy: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Decision {
     pub decision: Outcome,
     pub reasons: Vec<String>,
@@ -126,7 +153,7 @@ pub enum Target<'a> {
 }
 
 /// The outcome of the last reload attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReloadStatus {
     pub ok: bool,
     pub at: String,
@@ -134,7 +161,7 @@ pub struct ReloadStatus {
 }
 
 /// What `GET /v1/policies` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PolicyInfo {
     pub revision: String,
     pub loaded_at: String,
@@ -143,7 +170,7 @@ pub struct PolicyInfo {
 }
 
 /// What validating policy text against the loaded schema found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ValidationReport {
     pub valid: bool,
     pub errors: Vec<Problem>,

@@ -10,14 +10,14 @@ use crate::model::{Invite, InviteLookup, InviteStatus, OrgRef, OrgRole};
 use crate::secret;
 
 /// The user accepting an invite.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invitee {
     pub id: String,
     pub email: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub org_id: String,
     pub user_id: String,

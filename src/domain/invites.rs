@@ -19,7 +19,7 @@ pub const MAX_EXPIRY_DAYS: u32 = 30;
 pub const TOKEN_PREFIX: &str = "tgi_";
 
 /// `POST /v1/orgs/{org}/invites` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvites {
     pub invites: Vec<NewInvite>,
@@ -33,7 +33,7 @@ fn default_true() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInvite {
     pub email: String,
@@ -41,7 +41,7 @@ pub struct NewInvite {
 }
 
 /// The create answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreatedInvites {
     pub invites: Vec<IssuedInvite>,
 }

@@ -8,7 +8,7 @@ use crate::authz::Target;
 use crate::model::{self, Org, OrgRole, Page, UserOrg};
 
 /// `POST /v1/orgs` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrg {
     #[serde(default)]
@@ -18,7 +18,7 @@ pub struct CreateOrg {
 }
 
 /// The first owner of a new organization; the id defaults to the actor's.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOwner {
     #[serde(default)]

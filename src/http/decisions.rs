@@ -11,6 +11,14 @@ use crate::app::App;
 use crate::authz::{BatchRequest, Decision, DecisionRequest};
 use crate::model::Scope;
 
+#[utoipa::path(
+    post,
+    path = "/v1/is_authorized",
+    tag = "decisions",
+    request_body = crate::authz::DecisionRequest,
+    responses((status = 200, description = "the decision (a Deny is an answer, not an error)", body = crate::authz::Decision), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn is_authorized(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -21,11 +29,19 @@ pub async fn is_authorized(
     Ok(Json(app.authz.decide(&snapshot, &req)?))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchResponse {
     results: Vec<Decision>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/is_authorized/batch",
+    tag = "decisions",
+    request_body = crate::authz::BatchRequest,
+    responses((status = 200, description = "one decision per request, in order", body = BatchResponse), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn is_authorized_batch(
     State(app): State<Arc<App>>,
     caller: Caller,

@@ -97,9 +97,13 @@ where
 }
 
 /// `?limit=&cursor=` of every list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

@@ -9,10 +9,20 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{Caller, Json, PageParams, Path, Query};
+use super::openapi::ActorHeader;
 use crate::app::App;
 use crate::domain::{Accepted, CreateInvites, CreatedInvites, Invitee};
 use crate::model::{Invite, InviteLookup, IssuedInvite, Page, Scope};
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/invites",
+    tag = "invites",
+    params(("org" = String, Path, description = "organization id"), ActorHeader),
+    request_body = crate::domain::CreateInvites,
+    responses((status = 201, description = "created, all or nothing (`member.invite`); the only answer with tokens besides resend", body = crate::domain::CreatedInvites), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn create(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -27,7 +37,8 @@ pub async fn create(
 }
 
 /// `?status=&email=&limit=&cursor=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     status: Option<String>,
     email: Option<String>,
@@ -35,6 +46,14 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/invites",
+    tag = "invites",
+    params(("org" = String, Path, description = "organization id"), ActorHeader, ListParams),
+    responses((status = 200, description = "invites, newest first (`invite.list`)", body = crate::model::Page<crate::model::Invite>), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn list(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -52,6 +71,14 @@ pub async fn list(
     Ok(Json(page))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/invites/{id}",
+    tag = "invites",
+    params(("org" = String, Path, description = "organization id"), ("id" = String, Path, description = "invite id"), ActorHeader),
+    responses((status = 200, description = "the invite (`invite.list`)", body = crate::model::Invite), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn get(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -62,12 +89,21 @@ pub async fn get(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRole {
     role: String,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{org}/invites/{id}",
+    tag = "invites",
+    params(("org" = String, Path, description = "organization id"), ("id" = String, Path, description = "invite id"), ActorHeader),
+    request_body = ChangeRole,
+    responses((status = 200, description = "role changed, pending invites only (`invite.update`)", body = crate::model::Invite), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn update(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -81,6 +117,14 @@ pub async fn update(
     Ok(Json(invite))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/invites/{id}/resend",
+    tag = "invites",
+    params(("org" = String, Path, description = "organization id"), ("id" = String, Path, description = "invite id"), ActorHeader),
+    responses((status = 200, description = "token rotated, expiry restarted, email queued (`invite.resend`)", body = crate::model::IssuedInvite), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn resend(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -91,6 +135,14 @@ pub async fn resend(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/invites/{id}",
+    tag = "invites",
+    params(("org" = String, Path, description = "organization id"), ("id" = String, Path, description = "invite id"), ActorHeader),
+    responses((status = 200, description = "revoked, pending invites only (`invite.revoke`)", body = crate::model::Invite), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn revoke(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -101,12 +153,20 @@ pub async fn revoke(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     token: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/invites/lookup",
+    tag = "invitee",
+    request_body = TokenBody,
+    responses((status = 200, description = "what an accept page shows", body = crate::model::InviteLookup), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 /// The invitee's calls are made by the host's accept page with its key;
 /// they act for no actor (the token is the capability), so `manage` suffices.
 pub async fn lookup(
@@ -118,13 +178,21 @@ pub async fn lookup(
     Ok(Json(app.tenancy.lookup_invite(body.token).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptBody {
     token: String,
     user: Invitee,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/invites/accept",
+    tag = "invitee",
+    request_body = AcceptBody,
+    responses((status = 200, description = "joined the organization", body = crate::domain::Accepted), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn accept(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -136,6 +204,14 @@ pub async fn accept(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/invites/decline",
+    tag = "invitee",
+    request_body = TokenBody,
+    responses((status = 204, description = "declined"), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn decline(
     State(app): State<Arc<App>>,
     caller: Caller,

@@ -5,6 +5,7 @@ mod decisions;
 pub mod error;
 pub mod extract;
 mod invites;
+pub mod openapi;
 mod ops;
 mod orgs;
 mod workspaces;
@@ -90,6 +91,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit));

@@ -15,6 +15,13 @@ use crate::authz::{PolicyInfo, ValidationReport};
 use crate::model::Scope;
 use crate::store::StoreError;
 
+#[utoipa::path(
+    get,
+    path = "/v1/policies",
+    tag = "policies",
+    responses((status = 200, description = "the policy set serving decisions and the last reload", body = crate::authz::PolicyInfo), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn policies(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -23,12 +30,20 @@ pub async fn policies(
     Ok(Json(app.authz.info()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateBody {
     policies: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/policies/validate",
+    tag = "policies",
+    request_body = ValidateBody,
+    responses((status = 200, description = "problems found against the loaded schema", body = crate::authz::ValidationReport), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn validate(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -42,22 +57,34 @@ pub async fn validate(
     Ok(Json(report))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health {
     status: &'static str,
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "alive", body = Health), super::openapi::Problems)
+)]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Ready {
     status: &'static str,
     policy_revision: String,
     data_revision: u64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses((status = 200, description = "database open and a policy set loaded", body = Ready), super::openapi::Problems)
+)]
 /// Ready when the database answers and a policy set is loaded (there is
 /// always one once started: the sidecar refuses to start without).
 pub async fn readyz(State(app): State<Arc<App>>) -> Result<Json<Ready>, ApiError> {

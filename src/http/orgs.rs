@@ -8,10 +8,20 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{Caller, Json, PageParams, Path, Query};
+use super::openapi::ActorHeader;
 use crate::app::App;
 use crate::domain::CreateOrg;
 use crate::model::{AuditEvent, Member, Org, Page, Scope, UserOrg};
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs",
+    tag = "organizations",
+    params(ActorHeader),
+    request_body = crate::domain::CreateOrg,
+    responses((status = 201, description = "the organization, with its first owner", body = crate::model::Org), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn create_org(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -21,6 +31,14 @@ pub async fn create_org(
     Ok((StatusCode::CREATED, Json(org)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}",
+    tag = "organizations",
+    params(("org" = String, Path, description = "organization id"), ActorHeader),
+    responses((status = 200, description = "the organization (`org.read`)", body = crate::model::Org), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn get_org(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -29,12 +47,21 @@ pub async fn get_org(
     Ok(Json(app.tenancy.get_org(caller.actor()?, org).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrg {
     name: String,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{org}",
+    tag = "organizations",
+    params(("org" = String, Path, description = "organization id"), ActorHeader),
+    request_body = UpdateOrg,
+    responses((status = 200, description = "renamed (`org.update`)", body = crate::model::Org), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn update_org(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -48,6 +75,14 @@ pub async fn update_org(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}",
+    tag = "organizations",
+    params(("org" = String, Path, description = "organization id"), ActorHeader),
+    responses((status = 204, description = "deleted with its workspaces, memberships and invites; the audit log stays (`org.delete`)"), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn delete_org(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -57,6 +92,14 @@ pub async fn delete_org(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/users/{user}/orgs",
+    tag = "organizations",
+    params(("user" = String, Path, description = "user id"), ActorHeader, PageParams),
+    responses((status = 200, description = "the organizations of the user (the user themself, or an admin key)", body = crate::model::Page<crate::model::UserOrg>), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn user_orgs(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -73,13 +116,22 @@ pub async fn user_orgs(
 }
 
 /// `?role=&limit=&cursor=` (no `flatten`: it breaks numbers in query strings).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MemberListParams {
     role: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/members",
+    tag = "members",
+    params(("org" = String, Path, description = "organization id"), ActorHeader, MemberListParams),
+    responses((status = 200, description = "members, by user id (`member.list`)", body = crate::model::Page<crate::model::Member>), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn list_members(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -102,13 +154,22 @@ pub async fn list_members(
     Ok(Json(page))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMember {
     email: String,
     role: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/orgs/{org}/members/{user}",
+    tag = "members",
+    params(("org" = String, Path, description = "organization id"), ("user" = String, Path, description = "user id"), ActorHeader),
+    request_body = AddMember,
+    responses((status = 201, description = "added without an invite (`member.add`)", body = crate::model::Member), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn add_member(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -122,12 +183,21 @@ pub async fn add_member(
     Ok((StatusCode::CREATED, Json(member)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRole {
     role: String,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{org}/members/{user}",
+    tag = "members",
+    params(("org" = String, Path, description = "organization id"), ("user" = String, Path, description = "user id"), ActorHeader),
+    request_body = ChangeRole,
+    responses((status = 200, description = "role changed (`member.update_role`)", body = crate::model::Member), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn update_member(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -141,6 +211,14 @@ pub async fn update_member(
     Ok(Json(member))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/members/{user}",
+    tag = "members",
+    params(("org" = String, Path, description = "organization id"), ("user" = String, Path, description = "user id"), ActorHeader),
+    responses((status = 204, description = "removed (`member.remove`), or left (`member.leave`) when the actor is the user"), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn remove_member(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -152,12 +230,21 @@ pub async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     to: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/ownership",
+    tag = "members",
+    params(("org" = String, Path, description = "organization id"), ActorHeader),
+    request_body = Transfer,
+    responses((status = 200, description = "the new owner; the acting owner became an admin (`org.transfer_ownership`)", body = crate::model::Member), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn transfer_ownership(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -171,6 +258,14 @@ pub async fn transfer_ownership(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/audit",
+    tag = "audit",
+    params(("org" = String, Path, description = "organization id"), ActorHeader, PageParams),
+    responses((status = 200, description = "audit events, newest first (`audit.read`)", body = crate::model::Page<crate::model::AuditEvent>), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn audit(
     State(app): State<Arc<App>>,
     caller: Caller,

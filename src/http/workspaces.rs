@@ -8,10 +8,11 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{Caller, Json, PageParams, Path, Query};
+use super::openapi::ActorHeader;
 use crate::app::App;
 use crate::model::{Page, Workspace, WorkspaceMember};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkspace {
     #[serde(default)]
@@ -19,6 +20,15 @@ pub struct CreateWorkspace {
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/workspaces",
+    tag = "workspaces",
+    params(("org" = String, Path, description = "organization id"), ActorHeader),
+    request_body = CreateWorkspace,
+    responses((status = 201, description = "created (`workspace.create`)", body = crate::model::Workspace), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn create(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -32,6 +42,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(ws)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/workspaces",
+    tag = "workspaces",
+    params(("org" = String, Path, description = "organization id"), ActorHeader, PageParams),
+    responses((status = 200, description = "the workspaces the actor may `workspace.read`", body = crate::model::Page<crate::model::Workspace>), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn list(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -45,6 +63,14 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/workspaces/{ws}",
+    tag = "workspaces",
+    params(("org" = String, Path, description = "organization id"), ("ws" = String, Path, description = "workspace id"), ActorHeader),
+    responses((status = 200, description = "the workspace (`workspace.read`)", body = crate::model::Workspace), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn get(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -55,6 +81,14 @@ pub async fn get(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/workspaces/{ws}",
+    tag = "workspaces",
+    params(("org" = String, Path, description = "organization id"), ("ws" = String, Path, description = "workspace id"), ActorHeader),
+    responses((status = 204, description = "deleted (`workspace.delete`)"), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn delete(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -66,6 +100,14 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/workspaces/{ws}/members",
+    tag = "workspaces",
+    params(("org" = String, Path, description = "organization id"), ("ws" = String, Path, description = "workspace id"), ActorHeader, PageParams),
+    responses((status = 200, description = "workspace members (`workspace.read`)", body = crate::model::Page<crate::model::WorkspaceMember>), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn list_members(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -79,12 +121,21 @@ pub async fn list_members(
     Ok(Json(page))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetMember {
     role: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/orgs/{org}/workspaces/{ws}/members/{user}",
+    tag = "workspaces",
+    params(("org" = String, Path, description = "organization id"), ("ws" = String, Path, description = "workspace id"), ("user" = String, Path, description = "user id"), ActorHeader),
+    request_body = SetMember,
+    responses((status = 200, description = "role set (`workspace.manage_members`)", body = crate::model::WorkspaceMember), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn set_member(
     State(app): State<Arc<App>>,
     caller: Caller,
@@ -98,6 +149,14 @@ pub async fn set_member(
     Ok(Json(member))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/workspaces/{ws}/members/{user}",
+    tag = "workspaces",
+    params(("org" = String, Path, description = "organization id"), ("ws" = String, Path, description = "workspace id"), ("user" = String, Path, description = "user id"), ActorHeader),
+    responses((status = 204, description = "removed (`workspace.manage_members`)"), super::openapi::Problems),
+    security(("api_key" = []), ())
+)]
 pub async fn remove_member(
     State(app): State<Arc<App>>,
     caller: Caller,

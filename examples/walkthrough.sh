@@ -10,6 +10,10 @@
 #                                               (default ./policies)
 #   TENANTGATE_KEY       an `admin` API key, when the sidecar requires keys
 #                        (default: none, for development mode)
+#   TENANTGATE_DATA_DIR  the sidecar's data folder; when set (and the sidecar
+#                        has no SMTP URL), the script also checks that the
+#                        invitation email lands in its mail/ folder
+#                        (default: unset, the check is skipped)
 #
 # Every id is suffixed with a per-run tag, so the script can run any number
 # of times against the same sidecar. It stops with a message and a non-zero
@@ -21,6 +25,7 @@ URL="${TENANTGATE_URL:-http://127.0.0.1:8180}"
 URL="${URL%/}"
 POLICIES="${TENANTGATE_POLICIES:-./policies}"
 KEY="${TENANTGATE_KEY:-}"
+DATA_DIR="${TENANTGATE_DATA_DIR:-}"
 
 RUN="$(date +%s)-$$"
 ORG="acme-$RUN"
@@ -28,6 +33,8 @@ OLIVE="olive-$RUN" # the owner
 ADAM="adam-$RUN"   # an admin
 MIA="mia-$RUN"     # a member
 EVE="eve-$RUN"     # not a member yet
+NORA="nora-$RUN"   # invited by email, as accounting
+PAT="pat-$RUN"     # invited by email, tries to accept with another address
 WS="design-$RUN"   # a workspace
 DEMO_POLICY="$POLICIES/zz-demo.cedar"
 
@@ -108,6 +115,26 @@ expect_field() {
     [[ "$got" == "$2" ]] || fail "$3: expected $1 == $2, got $got in $BODY"
 }
 
+# expect_fields WHAT EXPR VALUE [EXPR VALUE ...]: expect_field for several
+# fields of the answer at once (one python3 run).
+expect_fields() {
+    local what="$1" out
+    shift
+    out="$(python3 -c '
+import json, sys
+j = json.loads(sys.argv[1])
+args = sys.argv[2:]
+for expr, want in zip(args[0::2], args[1::2]):
+    try:
+        v = eval(expr, {"j": j})
+    except Exception as e:
+        sys.exit(f"cannot read {expr}: {e!r}")
+    got = v if isinstance(v, str) else json.dumps(v)
+    if got != want:
+        sys.exit(f"expected {expr} == {want}, got {got}")
+' "$BODY" "$@" 2>&1)" || fail "$what: $out in $BODY"
+}
+
 # decide USER ACTION TYPE ID: asks POST /v1/is_authorized.
 decide() {
     call POST /v1/is_authorized "{
@@ -137,13 +164,37 @@ adam_billing_is() {
     [[ "$(field 'j["decision"]')" == "$1" ]]
 }
 
+# invite_mail_found INVITE_ID: whether the .eml file of the invite's email is
+# in $DATA_DIR/mail/; sets MAIL_FILE.
+invite_mail_found() {
+    local f
+    for f in "$DATA_DIR/mail/$1".*.eml; do
+        if [[ -f "$f" ]]; then
+            MAIL_FILE="$f"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# mail_link FILE PREFIX SUFFIX: prints the accept link of an .eml file (its
+# body is quoted-printable: decoded first), i.e. PREFIX<token>SUFFIX.
+mail_link() {
+    python3 -c '
+import quopri, re, sys
+text = quopri.decodestring(open(sys.argv[1], "rb").read()).decode("utf-8", "replace")
+m = re.search(re.escape(sys.argv[2]) + r"tgi_[A-Za-z0-9_-]+" + re.escape(sys.argv[3]), text)
+print(m.group(0) if m else "")
+' "$1" "$2" "$3"
+}
+
 last_reload_ok_is() {
     call GET /v1/policies
     expect_status 200 "GET /v1/policies"
     [[ "$(field 'j["last_reload"]["ok"]')" == "$1" ]]
 }
 
-echo "walkthrough against $URL (run $RUN, policies in $POLICIES)"
+echo "walkthrough against $URL (run $RUN, policies in $POLICIES${DATA_DIR:+, data in $DATA_DIR})"
 
 step "0. the sidecar is up"
 call GET /readyz
@@ -212,7 +263,123 @@ call GET "/v1/orgs/$ORG/members?role=owner" "" "$OLIVE"
 expect_status 200 "list owners"
 expect_field '[m["user_id"] for m in j["items"]]' "[\"$OLIVE\"]" "the owners did not change"
 
-step "7. hot reload: add $DEMO_POLICY, which forbids billing.read to everyone"
+step "7. invitations: the owner invites $NORA@example.com as accounting"
+call POST "/v1/orgs/$ORG/invites" "{\"invites\": [{\"email\": \"$NORA@example.com\", \"role\": \"accounting\"}]}" "$OLIVE"
+show POST "/v1/orgs/$ORG/invites"
+expect_status 201 "create the invite"
+expect_fields "create the invite" \
+    'len(j["invites"])' 1 \
+    'j["invites"][0]["email"]' "$NORA@example.com" \
+    'j["invites"][0]["role"]' accounting \
+    'j["invites"][0]["status"]' pending \
+    'j["invites"][0]["invited_by"]' "$OLIVE" \
+    'j["invites"][0]["token"].startswith("tgi_")' true \
+    'j["invites"][0]["token"] in j["invites"][0]["accept_url"]' true \
+    'j["invites"][0]["delivery"]["status"] in ("queued", "sent")' true
+INVITE_ID="$(field 'j["invites"][0]["id"]')"
+TOKEN="$(field 'j["invites"][0]["token"]')"
+ACCEPT_URL="$(field 'j["invites"][0]["accept_url"]')"
+# The accept link around the token, to find the email's own link.
+LINK_PREFIX="${ACCEPT_URL%%"$TOKEN"*}"
+LINK_SUFFIX="${ACCEPT_URL#*"$TOKEN"}"
+
+call GET "/v1/orgs/$ORG/invites?status=pending" "" "$ADAM"
+expect_status 200 "list pending invites"
+expect_fields "list pending invites (never with a token)" \
+    '[i["id"] for i in j["items"]]' "[\"$INVITE_ID\"]" \
+    '"token" in j["items"][0]' false
+
+MAIL_TOKEN=""
+if [[ -n "$DATA_DIR" ]]; then
+    until_true 10 invite_mail_found "$INVITE_ID" ||
+        fail "no email for invite $INVITE_ID in $DATA_DIR/mail/ within 10 s: $(ls -A "$DATA_DIR/mail" 2>&1)"
+    grep -qi "^To: *$NORA@example.com" "$MAIL_FILE" || fail "$MAIL_FILE is not addressed to $NORA@example.com"
+    MAIL_LINK="$(mail_link "$MAIL_FILE" "$LINK_PREFIX" "$LINK_SUFFIX")"
+    [[ -n "$MAIL_LINK" ]] || fail "$MAIL_FILE carries no accept link ${LINK_PREFIX}tgi_…${LINK_SUFFIX}"
+    MAIL_TOKEN="${MAIL_LINK#"$LINK_PREFIX"}"
+    MAIL_TOKEN="${MAIL_TOKEN%"$LINK_SUFFIX"}"
+    echo "email: $MAIL_FILE"
+    echo "  link: $MAIL_LINK"
+    # The email's token is minted at delivery: another token, the same invite.
+    [[ "$MAIL_TOKEN" != "$TOKEN" ]] || fail "the email carries the token of the create response"
+    call POST /v1/invites/lookup "{\"token\": \"$MAIL_TOKEN\"}"
+    show POST "/v1/invites/lookup (the email's token)"
+    expect_status 200 "look up the email's token"
+    expect_fields "look up the email's token" \
+        'j["org"]["id"]' "$ORG" \
+        'j["status"]' pending
+    call GET "/v1/orgs/$ORG/invites/$INVITE_ID" "" "$OLIVE"
+    expect_status 200 "read the invite"
+    expect_field 'j["delivery"]["status"]' sent "the invite records its email as sent"
+else
+    echo "(TENANTGATE_DATA_DIR is not set: the email check is skipped)"
+fi
+
+step "8. $NORA looks the invite up, accepts it, and is allowed right away"
+call POST /v1/invites/lookup "{\"token\": \"$TOKEN\"}"
+show POST /v1/invites/lookup
+expect_status 200 "look up the invite"
+expect_fields "look up the invite" \
+    'j["org"]' "{\"id\": \"$ORG\", \"name\": \"Acme\"}" \
+    'j["role"]' accounting \
+    'j["invited_by"]' "$OLIVE" \
+    'j["status"]' pending
+
+decide "$NORA" invoice.read Organization "$ORG"
+expect_field 'j["decision"]' Deny "not a member yet: no invoices"
+
+call POST /v1/invites/accept "{\"token\": \"$TOKEN\", \"user\": {\"id\": \"$NORA\", \"email\": \"$NORA@example.com\"}}"
+show POST /v1/invites/accept
+expect_status 200 "accept the invite"
+expect_field 'j' "{\"org_id\": \"$ORG\", \"user_id\": \"$NORA\", \"role\": \"accounting\"}" "accept the invite"
+
+decide "$NORA" invoice.read Organization "$ORG"
+show POST "/v1/is_authorized ($NORA invoice.read $ORG)"
+expect_fields "the new member reads invoices" \
+    'j["decision"]' Allow \
+    'j["reasons"]' '["owners-and-accounting-manage-billing"]'
+
+call POST /v1/invites/accept "{\"token\": \"$TOKEN\", \"user\": {\"id\": \"$NORA\", \"email\": \"$NORA@example.com\"}}"
+show POST "/v1/invites/accept (the same token again)"
+expect_status 404 "accept a used token"
+expect_field 'j["code"]' invite_not_found "accept a used token"
+if [[ -n "$MAIL_TOKEN" ]]; then
+    call POST /v1/invites/lookup "{\"token\": \"$MAIL_TOKEN\"}"
+    expect_status 404 "the email's token died with the acceptance"
+    expect_field 'j["code"]' invite_not_found "the email's token died with the acceptance"
+fi
+call GET "/v1/orgs/$ORG/invites/$INVITE_ID" "" "$OLIVE"
+expect_status 200 "read the accepted invite"
+expect_fields "read the accepted invite" \
+    'j["status"]' accepted \
+    'j["accepted_by"]' "$NORA"
+
+step "9. an invite accepted with another email address is refused, and stays usable"
+call POST "/v1/orgs/$ORG/invites" "{\"invites\": [{\"email\": \"$PAT@example.com\", \"role\": \"member\"}], \"send_email\": false}" "$ADAM"
+show POST "/v1/orgs/$ORG/invites"
+expect_status 201 "create the second invite"
+expect_field 'j["invites"][0]["delivery"]["status"]' disabled "an invite created with send_email: false"
+PAT_INVITE="$(field 'j["invites"][0]["id"]')"
+PAT_TOKEN="$(field 'j["invites"][0]["token"]')"
+call POST "/v1/orgs/$ORG/invites" "{\"invites\": [{\"email\": \"$PAT@example.com\", \"role\": \"member\"}]}" "$ADAM"
+expect_status 409 "invite the same email twice"
+expect_field 'j["code"]' invite_exists "invite the same email twice"
+call POST /v1/invites/accept "{\"token\": \"$PAT_TOKEN\", \"user\": {\"id\": \"$PAT\", \"email\": \"$EVE@example.com\"}}"
+show POST "/v1/invites/accept (as $EVE@example.com)"
+expect_status 403 "accept with another email"
+expect_field 'j["code"]' invite_email_mismatch "accept with another email"
+call POST /v1/invites/lookup "{\"token\": \"$PAT_TOKEN\"}"
+expect_status 200 "look up after the mismatch"
+expect_field 'j["status"]' pending "the invite stays usable after a mismatch"
+call DELETE "/v1/orgs/$ORG/invites/$PAT_INVITE" "" "$ADAM"
+show DELETE "/v1/orgs/$ORG/invites/$PAT_INVITE"
+expect_status 200 "revoke the second invite"
+expect_field 'j["status"]' revoked "revoke the second invite"
+call POST /v1/invites/lookup "{\"token\": \"$PAT_TOKEN\"}"
+expect_status 404 "look up a revoked invite"
+expect_field 'j["code"]' invite_not_found "look up a revoked invite"
+
+step "10. hot reload: add $DEMO_POLICY, which forbids billing.read to everyone"
 call GET /v1/policies
 expect_status 200 "GET /v1/policies"
 expect_field 'j["revision"]' "$POLICY_REVISION" "GET /v1/policies"
@@ -234,13 +401,13 @@ expect_field 'j["last_reload"]["ok"]' true "GET /v1/policies after the change"
 expect_field '[f["policy_ids"] for f in j["files"] if f["path"].endswith("zz-demo.cedar")]' '[["demo-freeze-billing"]]' "GET /v1/policies after the change"
 echo "GET /v1/policies -> revision $DEMO_REVISION (was $POLICY_REVISION)"
 
-step "8. remove the demo policy: the decision flips back"
+step "11. remove the demo policy: the decision flips back"
 rm -f "$DEMO_POLICY"
 until_true 10 adam_billing_is Allow || fail "the decision did not flip back to Allow within 10 s of removing $DEMO_POLICY: $BODY"
 show POST "/v1/is_authorized ($ADAM billing.read $ORG)"
 expect_field 'j["policy_revision"]' "$POLICY_REVISION" "decision after removing the demo policy"
 
-step "9. a broken policy file is rejected whole; the last good set keeps serving"
+step "12. a broken policy file is rejected whole; the last good set keeps serving"
 echo 'permit (principal, action == Action::"billing.read", resource' >"$DEMO_POLICY"
 until_true 10 last_reload_ok_is false || fail "the broken file was not reported within 10 s: $BODY"
 echo "GET /v1/policies -> last_reload: $(field 'j["last_reload"]')"
@@ -252,7 +419,7 @@ rm -f "$DEMO_POLICY"
 until_true 10 last_reload_ok_is true || fail "the reload status did not recover within 10 s of removing the broken file: $BODY"
 echo "GET /v1/policies -> last_reload ok again"
 
-step "10. operations"
+step "13. operations"
 call GET /healthz
 show GET /healthz
 expect_status 200 "GET /healthz"

@@ -86,9 +86,11 @@ impl Tenancy {
                 if invite.email != email {
                     return Err(DomainError::InviteEmailMismatch);
                 }
-                if c.db.member_role(&invite.org_id, &user.id)?.is_some() {
+                if c.db.member_role(&invite.org_id, &user.id)?.is_some()
+                    || c.db.member_has_email(&invite.org_id, &email)?
+                {
                     return Err(DomainError::AlreadyMember(format!(
-                        "user `{}` is already a member of `{}`",
+                        "user `{}` or another member with `{email}` already belongs to `{}`",
                         user.id, invite.org_id
                     )));
                 }
@@ -118,9 +120,10 @@ impl Tenancy {
                 let invite = invite.ok_or(DomainError::InviteNotFound)?;
                 end(c, &invite, InviteStatus::Declined, None)
                     .map_err(|_| DomainError::InviteNotFound)?;
+                // The invitee has no user id: `(invitee)` cannot be one.
                 c.audit(
                     &invite.org_id,
-                    &Actor::User(invite.email.clone()),
+                    &Actor::User("(invitee)".into()),
                     "invite.decline",
                     &format!("Invite::{}", invite.id),
                     json!({"email": invite.email}),

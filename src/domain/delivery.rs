@@ -107,7 +107,7 @@ impl Tenancy {
                         c.db.cancel_invite_mail(&invite)?;
                         return Ok(false);
                     }
-                    c.db.replace_mail_token(id, &invite, &hash)?;
+                    c.db.add_mail_token(id, &invite, &hash)?;
                     Ok(true)
                 })
             })

@@ -237,13 +237,14 @@ impl Tenancy {
         .await
     }
 
-    /// Rotates the token (the old link dies), restarts the expiry and sends
-    /// the email again.
+    /// Rotates the token (the old link dies), restarts the expiry and, unless
+    /// `send_email` is false, sends the email again.
     pub async fn resend_invite(
         &self,
         actor: Actor,
         org: String,
         id: String,
+        send_email: bool,
     ) -> Result<IssuedInvite, DomainError> {
         let token = secret::generate(TOKEN_PREFIX)?;
         let issued = self
@@ -263,19 +264,23 @@ impl Tenancy {
                     c.db.insert_invite_token(&secret::hash(&token), &id, "link", None)?;
                     c.db.restart_invite(&id, &expires_at)?;
                     c.db.cancel_invite_mail(&id)?;
-                    c.db.enqueue_invite_mail(&id, &invite.email)?;
+                    if send_email {
+                        c.db.enqueue_invite_mail(&id, &invite.email)?;
+                    }
                     c.audit(
                         &org,
                         &actor,
                         "invite.resend",
                         &invite_target(&id),
-                        json!({"email": invite.email, "expires_at": expires_at}),
+                        json!({"email": invite.email, "expires_at": expires_at, "send_email": send_email}),
                     )?;
                     Ok(inner.issue(fetch_invite(c, &org, &id)?, token))
                 })
             })
             .await?;
-        self.inner.mail_wakeup.notify_one();
+        if send_email {
+            self.inner.mail_wakeup.notify_one();
+        }
         Ok(issued)
     }
 

@@ -117,11 +117,19 @@ pub async fn update(
     Ok(Json(invite))
 }
 
+/// `?send_email=false` rotates the token without sending mail.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResendParams {
+    /// Queue the email again (default true).
+    send_email: Option<bool>,
+}
+
 #[utoipa::path(
     post,
     path = "/v1/orgs/{org}/invites/{id}/resend",
     tag = "invites",
-    params(("org" = String, Path, description = "organization id"), ("id" = String, Path, description = "invite id"), ActorHeader),
+    params(("org" = String, Path, description = "organization id"), ("id" = String, Path, description = "invite id"), ActorHeader, ResendParams),
     responses((status = 200, description = "token rotated, expiry restarted, email queued (`invite.resend`)", body = crate::model::IssuedInvite), super::openapi::Problems),
     security(("api_key" = []), ())
 )]
@@ -129,9 +137,13 @@ pub async fn resend(
     State(app): State<Arc<App>>,
     caller: Caller,
     Path((org, id)): Path<(String, String)>,
+    Query(p): Query<ResendParams>,
 ) -> Result<Json<IssuedInvite>, ApiError> {
+    let send_email = p.send_email.unwrap_or(true);
     Ok(Json(
-        app.tenancy.resend_invite(caller.actor()?, org, id).await?,
+        app.tenancy
+            .resend_invite(caller.actor()?, org, id, send_email)
+            .await?,
     ))
 }
 

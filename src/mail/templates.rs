@@ -29,6 +29,12 @@ impl Templates {
     /// Defaults, overridden by `invite.subject.txt`, `invite.txt` and
     /// `invite.html` where `dir` has them.
     pub fn load(dir: Option<&Path>) -> Result<Self, MailError> {
+        if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+            return Err(MailError::Template {
+                path: dir.to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
+            });
+        }
         let read = |name: &str, default: &str| -> Result<String, MailError> {
             match dir.map(|d| d.join(name)) {
                 Some(path) if path.is_file() => std::fs::read_to_string(&path)

@@ -97,17 +97,15 @@ impl Db<'_> {
             .is_some())
     }
 
-    /// Replaces the mail token of an outbox row (a retry mints a new one).
-    pub fn replace_mail_token(
+    /// Records the token minted for one delivery attempt. Tokens of earlier
+    /// attempts stay valid (a "failed" attempt may still have reached the
+    /// invitee); all die together when the invite ends or is resent.
+    pub fn add_mail_token(
         &self,
         outbox: i64,
         invite: &str,
         token_hash: &str,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "DELETE FROM invite_tokens WHERE kind = 'mail' AND outbox_id = ?1",
-            [outbox],
-        )?;
         self.insert_invite_token(token_hash, invite, "mail", Some(outbox))
     }
 

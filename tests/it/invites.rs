@@ -563,9 +563,10 @@ async fn invite_creation_is_rate_limited_per_org() {
     t.post("/v1/orgs/acme/invites", Some("olive"), two.clone())
         .await
         .expect(201);
-    t.post("/v1/orgs/acme/invites", Some("olive"), json!({"invites": [{"email": "j3@example.com", "role": "member"}, {"email": "j4@example.com", "role": "member"}], "send_email": false}))
+    let limited = t.post("/v1/orgs/acme/invites", Some("olive"), json!({"invites": [{"email": "j3@example.com", "role": "member"}, {"email": "j4@example.com", "role": "member"}], "send_email": false}))
         .await
         .expect_error(429, "rate_limited");
+    assert!(limited.headers.contains_key("retry-after"));
     assert_eq!(
         t.get("/v1/orgs/acme/invites", Some("olive")).await.body["items"]
             .as_array()

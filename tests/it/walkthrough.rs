@@ -37,6 +37,9 @@ fn readme_walkthrough_script_passes_against_the_real_binary() {
         .current_dir(repo_dir("."))
         .env("TENANTGATE_URL", &server.base)
         .env("TENANTGATE_POLICIES", &policies)
+        // The server has no SMTP URL: the script finds the invitation email
+        // as an `.eml` file in the data folder's `mail/`.
+        .env("TENANTGATE_DATA_DIR", &data)
         .env_remove("TENANTGATE_KEY")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

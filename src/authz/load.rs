@@ -2,13 +2,14 @@
 //! parses, every policy id is unique, the whole set validates against the
 //! schema, or nothing of it is used.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use cedar_policy::{
-    Entities, Policy, PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator,
+    ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, Schema,
+    SchemaFragment, ValidationMode, Validator,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -76,8 +77,13 @@ pub struct PolicyFile {
 pub struct PolicyBundle {
     pub(super) policies: PolicySet,
     pub(super) schema: Schema,
-    /// The action entities of the schema, computed once per set.
+    /// The action entities of the schema, computed once per set; empty when
+    /// the schema has no action groups (then no policy needs them).
     pub(super) actions: Entities,
+    /// For each action of the schema, only the policies whose action scope
+    /// can match it: the others could neither apply nor fail, so leaving
+    /// them out changes no answer and saves evaluating them.
+    pub(super) by_action: HashMap<EntityUid, PolicySet>,
     pub revision: String,
     pub loaded_at: String,
     pub files: Vec<PolicyFile>,
@@ -110,20 +116,72 @@ pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle,
     let schema = parse_schema(&schema_files)?;
     let parsed = parse_policies(&policy_files)?;
     let warnings = validate(&schema, &parsed, &policy_files)?;
-    let actions = schema
-        .action_entities()
-        .map_err(|e| LoadError::Invalid(vec![Problem::new(format!("schema actions: {e}"))]))?;
+    let has_groups = schema.action_groups().next().is_some();
+    let actions = if has_groups {
+        schema
+            .action_entities()
+            .map_err(|e| LoadError::Invalid(vec![Problem::new(format!("schema actions: {e}"))]))?
+    } else {
+        Entities::empty()
+    };
+    let by_action = index_by_action(&schema, &parsed.set)?;
     slice::check_schema_shape(&schema)
         .map_err(|message| LoadError::Invalid(vec![Problem::new(message)]))?;
     Ok(PolicyBundle {
         policies: parsed.set,
         schema,
         actions,
+        by_action,
         revision,
         loaded_at: crate::model::now_rfc3339(),
         files: parsed.files,
         warnings,
     })
+}
+
+/// Parsed names of the types requests name most, so the hot path does not
+/// re-parse them; other names are parsed as they come.
+static COMMON_TYPES: std::sync::LazyLock<HashMap<&'static str, EntityTypeName>> =
+    std::sync::LazyLock::new(|| {
+        ["User", "Organization", "Workspace", "Role", "Action"]
+            .into_iter()
+            .filter_map(|n| EntityTypeName::from_str(n).ok().map(|t| (n, t)))
+            .collect()
+    });
+
+/// The parsed type name `name`, if it is a common one.
+pub(super) fn known_type(name: &str) -> Option<EntityTypeName> {
+    COMMON_TYPES.get(name).cloned()
+}
+
+/// The policies each action of the schema can trigger. A policy whose
+/// action scope names an action group is kept for every action (groups are
+/// resolved by the evaluator), so the index never drops a relevant policy.
+fn index_by_action(
+    schema: &Schema,
+    set: &PolicySet,
+) -> Result<HashMap<EntityUid, PolicySet>, LoadError> {
+    let groups: HashSet<&EntityUid> = schema.action_groups().collect();
+    let mut index = HashMap::new();
+    for action in schema.actions() {
+        let mut subset = PolicySet::new();
+        for policy in set.policies() {
+            let applies = match policy.action_constraint() {
+                ActionConstraint::Eq(a) => &a == action || groups.contains(&a),
+                ActionConstraint::In(list) => {
+                    list.iter().any(|a| a == action || groups.contains(a))
+                }
+                _ => true,
+            };
+            if applies {
+                subset
+                    .add(policy.clone())
+                    .map_err(|e| LoadError::Invalid(vec![Problem::new(e.to_string())]))?;
+            }
+        }
+        index.insert(action.clone(), subset);
+    }
+    Ok(index)
 }
 
 /// Parses and validates standalone policy text against `schema` (for

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use cedar_policy::{Authorizer, Context, Entities, EntityUid, Request};
+use cedar_policy::{Authorizer, Context, Entities, EntityId, EntityUid, Request};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -419,13 +419,15 @@ impl Authz {
         entities: &Entities,
         data_revision: u64,
     ) -> Decision {
-        let response = self
-            .authorizer
-            .is_authorized(request, &bundle.policies, entities);
+        let policies = request
+            .action()
+            .and_then(|a| bundle.by_action.get(a))
+            .unwrap_or(&bundle.policies);
+        let response = self.authorizer.is_authorized(request, policies, entities);
         let mut reasons: Vec<String> = response
             .diagnostics()
             .reason()
-            .map(|id| id.to_string())
+            .map(|id| AsRef::<str>::as_ref(id).to_owned())
             .collect();
         reasons.sort();
         let errors = response
@@ -456,7 +458,18 @@ impl Authz {
 fn parse_uid(value: &Value, what: &str) -> Result<EntityUid, RequestError> {
     match value {
         Value::String(s) => EntityUid::from_str(s).map_err(|e| invalid(what, e)),
-        Value::Object(_) => EntityUid::from_json(value.clone()).map_err(|e| invalid(what, e)),
+        Value::Object(map) => {
+            // Fast path for the plain `{"type", "id"}` form of a known type;
+            // everything else goes through Cedar's own parser.
+            if let (2, Some(Value::String(kind)), Some(Value::String(id))) =
+                (map.len(), map.get("type"), map.get("id"))
+            {
+                if let Some(name) = load::known_type(kind) {
+                    return Ok(EntityUid::from_type_name_and_id(name, EntityId::new(id)));
+                }
+            }
+            EntityUid::from_json(value.clone()).map_err(|e| invalid(what, e))
+        }
         _ => Err(RequestError::Invalid(format!(
             "{what}: expected an object {{\"type\", \"id\"}} or a string like `User::\"alice\"`"
         ))),
@@ -521,7 +534,7 @@ fn host_entities(
         if let Some(Value::Array(parents)) = item.get("parents") {
             for parent in parents {
                 let parent = parse_uid(parent, "entities: parent")?;
-                if parent.type_name().to_string() == "Role" {
+                if slice::is_role_type(parent.type_name()) {
                     return Err(RequestError::ReservedParent(uid.to_string()));
                 }
             }

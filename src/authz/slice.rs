@@ -46,8 +46,16 @@ fn types() -> Result<&'static Types, String> {
 
 /// Whether `uid` is of a type the sidecar owns.
 pub fn is_sidecar_type(type_name: &EntityTypeName) -> bool {
-    let name = type_name.to_string();
-    SIDECAR_TYPES.contains(&name.as_str())
+    match TYPES.as_ref() {
+        Some(t) => [&t.user, &t.org, &t.workspace, &t.role].contains(&type_name),
+        // Cannot happen (the names are literals); refuse rather than allow.
+        None => true,
+    }
+}
+
+/// Whether `type_name` is the role-group type.
+pub fn is_role_type(type_name: &EntityTypeName) -> bool {
+    TYPES.as_ref().is_none_or(|t| &t.role == type_name)
 }
 
 pub fn org_role_id(org: &str, role: OrgRole) -> String {

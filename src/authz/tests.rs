@@ -135,3 +135,49 @@ fn invalid_text_is_reported_with_its_location() {
         .validate_text("@id(\"x\") permit(principal, action == Action::\"org.read\", resource);");
     assert!(ok.valid, "{ok:?}");
 }
+
+/// The per-action policy index must never drop a policy that applies:
+/// unconstrained scopes and action groups included.
+#[test]
+fn policies_by_action_keep_groups_and_unconstrained_scopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (policies, schema) = (dir.path().join("p"), dir.path().join("s"));
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::create_dir_all(&schema).unwrap();
+    std::fs::copy(
+        root.join("schema/tenantgate.cedarschema"),
+        schema.join("t.cedarschema"),
+    )
+    .unwrap();
+    std::fs::write(
+        schema.join("host.cedarschema"),
+        "action \"reading\";\naction \"doc.view\" in [\"reading\"] appliesTo { principal: User, resource: Organization };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        policies.join("p.cedar"),
+        "@id(\"group\") permit (principal, action in Action::\"reading\", resource is Organization) when { principal in resource.members };\n\
+         @id(\"any\") forbid (principal, action, resource) when { principal == User::\"banned\" };\n",
+    )
+    .unwrap();
+    let authz = Authz::load(&policies, &schema).unwrap();
+    let snap = snapshot();
+    let ask = |user: &str| {
+        ask(
+            &authz,
+            &snap,
+            json!({"principal": {"type": "User", "id": user}, "action": {"type": "Action", "id": "doc.view"},
+                   "resource": {"type": "Organization", "id": "acme"}}),
+        )
+        .unwrap()
+    };
+    let mia = ask("mia");
+    assert!(mia.allowed(), "{mia:?}");
+    assert_eq!(mia.reasons, vec!["group"]);
+    let banned = ask("banned");
+    assert!(!banned.allowed());
+    // the org.read action is not in the group: only the unconstrained forbid applies
+    let other = authz.check(&snap, "banned", "org.read", Target::Org("acme"), &[]);
+    assert_eq!(other.reasons, vec!["any"]);
+}

@@ -27,6 +27,30 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Write a deterministic benchmark dataset (and a decision request mix).
+    Dataset(DatasetArgs),
+}
+
+#[derive(Debug, Args)]
+struct DatasetArgs {
+    /// s (1k users, 100 orgs), m (100k users, 10k orgs, 200k memberships)
+    /// or l (500k users, 50k orgs, 1M memberships).
+    #[arg(long)]
+    scale: String,
+    /// Where to write decision request bodies, one JSON per line.
+    #[arg(long)]
+    requests: Option<PathBuf>,
+    /// How many requests to write.
+    #[arg(long, default_value_t = 10_000)]
+    count: usize,
+    /// Include documents inside workspaces (needs examples/host's schema and policies).
+    #[arg(long)]
+    host_resources: bool,
+    /// Seed of the request mix.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[command(flatten)]
+    common: Common,
 }
 
 /// Where settings come from; flags win over the environment, the environment
@@ -116,7 +140,45 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())
         }
         Command::Keys(command) => keys(command),
+        Command::Dataset(args) => dataset(args),
     }
+}
+
+fn dataset(args: DatasetArgs) -> Result<(), String> {
+    use crate::dataset::{self, Scale};
+    let scale = Scale::parse(&args.scale)
+        .ok_or_else(|| format!("unknown scale `{}`: expected s, m or l", args.scale))?;
+    let store = open_store(args.common)?;
+    let empty = store
+        .read(|db| db.data_revision())
+        .map_err(|e| e.to_string())?
+        == 0;
+    if !empty {
+        return Err(format!(
+            "`{}` already holds data; use an empty data directory",
+            store.path().display()
+        ));
+    }
+    let started = std::time::Instant::now();
+    dataset::write(&store, &scale).map_err(|e| e.to_string())?;
+    println!(
+        "wrote {} orgs, {} users, {} memberships, {} workspaces in {:.1} s",
+        scale.orgs,
+        scale.users,
+        scale.memberships(),
+        scale.orgs * scale.workspaces_per_org,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = args.requests {
+        let file = std::fs::File::create(&path)
+            .map_err(|e| format!("cannot create `{}`: {e}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        dataset::write_requests(&mut out, &scale, args.count, args.host_resources, args.seed)
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        println!("wrote {} requests to {}", args.count, path.display());
+    }
+    Ok(())
 }
 
 fn open_store(common: Common) -> Result<Store, String> {

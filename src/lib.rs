@@ -9,6 +9,7 @@ pub mod app;
 pub mod authz;
 pub mod cli;
 pub mod config;
+pub mod dataset;
 pub mod domain;
 pub mod http;
 pub mod keys;

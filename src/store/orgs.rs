@@ -19,11 +19,11 @@ fn org_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Org> {
 
 impl Db<'_> {
     pub fn insert_org(&self, id: &str, name: &str) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
+        let n = self.conn.prepare_cached(
             "INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
              ON CONFLICT (id) DO NOTHING",
-            params![id, name, self.now],
-        )?;
+        )?
+        .execute(params![id, name, self.now])?;
         Ok(n == 1)
     }
 
@@ -63,12 +63,13 @@ impl Db<'_> {
 
     /// Records a user, or refreshes the email of a known one.
     pub fn upsert_user(&self, id: &str, email: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO users (id, email, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+        self.conn
+            .prepare_cached(
+                "INSERT INTO users (id, email, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
              ON CONFLICT (id) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at
              WHERE users.email <> excluded.email",
-            params![id, email, self.now],
-        )?;
+            )?
+            .execute(params![id, email, self.now])?;
         Ok(())
     }
 
@@ -94,10 +95,10 @@ impl Db<'_> {
     }
 
     pub fn insert_member(&self, org: &str, user: &str, role: OrgRole) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.conn.prepare_cached(
             "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
-            params![org, user, role.as_str(), self.now],
-        )?;
+        )?
+        .execute(params![org, user, role.as_str(), self.now])?;
         Ok(())
     }
 

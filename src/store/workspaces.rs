@@ -18,11 +18,13 @@ fn workspace_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Workspace> {
 impl Db<'_> {
     /// Inserts a workspace; `false` when the id is taken (in any organization).
     pub fn insert_workspace(&self, id: &str, org: &str, name: &str) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
-            "INSERT INTO workspaces (id, org_id, name, created_at) VALUES (?1, ?2, ?3, ?4)
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO workspaces (id, org_id, name, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO NOTHING",
-            params![id, org, name, self.now],
-        )?;
+            )?
+            .execute(params![id, org, name, self.now])?;
         Ok(n == 1)
     }
 
@@ -94,12 +96,13 @@ impl Db<'_> {
         user: &str,
         role: WorkspaceRole,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO workspace_members (workspace_id, org_id, user_id, role, added_at)
+        self.conn
+            .prepare_cached(
+                "INSERT INTO workspace_members (workspace_id, org_id, user_id, role, added_at)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
-            params![ws, org, user, role.as_str(), self.now],
-        )?;
+            )?
+            .execute(params![ws, org, user, role.as_str(), self.now])?;
         Ok(())
     }
 

@@ -13,8 +13,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde_json::json;
 
 use tenantgate::authz::{Authz, BatchItem, BatchRequest, DecisionRequest};
+use tenantgate::dataset::{self, Scale};
 use tenantgate::model::{OrgAccess, OrgRole, WorkspaceAccess, WorkspaceRole};
 use tenantgate::snapshot::Snapshot;
+use tenantgate::store::Store;
 
 /// `orgs` organizations of 10 members each (1 owner, 2 admins, 1
 /// accounting, 6 members) with 2 workspaces of 3 members.
@@ -120,6 +122,80 @@ fn decisions(c: &mut Criterion) {
     });
 }
 
+/// The policies and schema of the repo plus examples/host, in a temp folder.
+fn authz_with_host() -> (tempfile::TempDir, Authz) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("temp dir: {e}"),
+    };
+    for (sub, from) in [
+        ("policies", "policies"),
+        ("schema", "schema"),
+        ("policies", "examples/host"),
+        ("schema", "examples/host"),
+    ] {
+        let to = dir.path().join(sub);
+        let _ = std::fs::create_dir_all(&to);
+        for entry in std::fs::read_dir(root.join(from))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = entry.path();
+            let wanted = match sub {
+                "policies" => path.extension().is_some_and(|e| e == "cedar"),
+                _ => path.extension().is_some_and(|e| e == "cedarschema"),
+            };
+            if wanted {
+                let _ = std::fs::copy(&path, to.join(entry.file_name()));
+            }
+        }
+    }
+    match Authz::load(&dir.path().join("policies"), &dir.path().join("schema")) {
+        Ok(a) => (dir, a),
+        Err(e) => panic!("policies with host types do not load: {e}"),
+    }
+}
+
+/// The generated request mix (`tenantgate dataset`) at S, M and L: one
+/// decision per iteration, cycling through 1,000 requests.
+fn request_mix(c: &mut Criterion) {
+    let (_dir, authz) = authz_with_host();
+    for (label, scale) in [("S", Scale::S), ("M", Scale::M), ("L", Scale::L)] {
+        let data = match tempfile::tempdir() {
+            Ok(d) => d,
+            Err(e) => panic!("temp dir: {e}"),
+        };
+        let snapshot = match Store::open(&data.path().join("db.sqlite")).and_then(|store| {
+            dataset::write(&store, &scale)?;
+            store.read(|db| db.load_all_access())
+        }) {
+            Ok(access) => Snapshot::build(access, 1),
+            Err(e) => panic!("dataset {label}: {e}"),
+        };
+        let mut lines = Vec::new();
+        if let Err(e) = dataset::write_requests(&mut lines, &scale, 1000, true, 42) {
+            panic!("request mix: {e}");
+        }
+        let requests: Vec<DecisionRequest> = String::from_utf8_lossy(&lines)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let mut i = 0;
+        c.bench_function(&format!("decide/mix/{label}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % requests.len();
+                black_box(authz.decide(&snapshot, &requests[i]))
+            })
+        });
+        let mut plain = requests.iter().filter(|r| r.entities.is_none()).cycle();
+        c.bench_function(&format!("decide/mix_without_entities/{label}"), |b| {
+            b.iter(|| plain.next().map(|r| black_box(authz.decide(&snapshot, r))))
+        });
+    }
+}
+
 fn snapshot_patch(c: &mut Criterion) {
     let all = dataset(10_000);
     let changed = all[5000].clone();
@@ -140,5 +216,5 @@ fn reload(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, decisions, snapshot_patch, reload);
+criterion_group!(benches, decisions, request_mix, snapshot_patch, reload);
 criterion_main!(benches);

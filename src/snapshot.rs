@@ -55,22 +55,28 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Builds the snapshot of a whole database.
+    /// Builds the snapshot of a whole database. Users go straight into the
+    /// persistent map, each id allocated once and shared by every
+    /// membership, to keep the peak and resident memory low.
     pub fn build(all: Vec<OrgAccess>, revision: u64) -> Self {
         let mut snapshot = Self {
             revision,
             ..Self::default()
         };
-        let mut users: std::collections::HashMap<Arc<str>, UserRoles> =
-            std::collections::HashMap::new();
+        let mut users: HashMap<Arc<str>, Arc<UserRoles>> = HashMap::new();
         for access in all {
             let org: Arc<str> = Arc::from(access.org_id.as_str());
             let entry = snapshot.index_org(&org, access, |user, apply| {
-                apply(users.entry(user).or_default());
+                let key = match users.get_key_value(user) {
+                    Some((key, _)) => key.clone(),
+                    None => Arc::from(user),
+                };
+                apply(Arc::make_mut(users.entry(key.clone()).or_default()));
+                key
             });
             snapshot.orgs.insert(org, Arc::new(entry));
         }
-        snapshot.users = users.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        snapshot.users = users;
         snapshot
     }
 
@@ -134,10 +140,15 @@ impl Snapshot {
         if let Some(access) = access {
             let users = next.users.clone();
             let entry = next.index_org(&org, access, |user, apply| {
+                let key: Arc<str> = match users.get_key_value(user) {
+                    Some((key, _)) => key.clone(),
+                    None => Arc::from(user),
+                };
                 let r = roles
-                    .entry(user.clone())
-                    .or_insert_with(|| users.get(&user).map(|u| (**u).clone()).unwrap_or_default());
+                    .entry(key.clone())
+                    .or_insert_with(|| users.get(user).map(|u| (**u).clone()).unwrap_or_default());
                 apply(r);
+                key
             });
             next.orgs.insert(org, Arc::new(entry));
         }
@@ -152,26 +163,25 @@ impl Snapshot {
     }
 
     /// Indexes one organization's workspaces, and hands each user's new roles
-    /// to `user_roles` (which knows where that user's roles live).
+    /// to `user_roles` (which knows where that user's roles live and returns
+    /// the shared id of the user).
     fn index_org(
         &mut self,
         org: &Arc<str>,
         access: OrgAccess,
-        mut user_roles: impl FnMut(Arc<str>, &mut dyn FnMut(&mut UserRoles)),
+        mut user_roles: impl FnMut(&str, &mut dyn FnMut(&mut UserRoles)) -> Arc<str>,
     ) -> OrgEntry {
         let mut entry = OrgEntry::default();
         for (user, role) in access.members {
-            let user: Arc<str> = Arc::from(user.as_str());
-            user_roles(user.clone(), &mut |r| r.orgs.push((org.clone(), role)));
+            let user = user_roles(&user, &mut |r| r.orgs.push((org.clone(), role)));
             entry.members.push(user);
         }
         for ws in access.workspaces {
             let ws_id: Arc<str> = Arc::from(ws.workspace_id.as_str());
             let mut members = Vec::with_capacity(ws.members.len());
             for (user, role) in ws.members {
-                let user: Arc<str> = Arc::from(user.as_str());
                 let (o, w) = (org.clone(), ws_id.clone());
-                user_roles(user.clone(), &mut |r| {
+                let user = user_roles(&user, &mut |r| {
                     r.workspaces.push((o.clone(), w.clone(), role))
                 });
                 members.push(user);

@@ -22,7 +22,9 @@ use axum::routing::{get, post, put};
 use axum::{BoxError, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
@@ -98,7 +100,7 @@ pub fn router(app: Arc<App>) -> Router {
 
     api.layer(
         ServiceBuilder::new()
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(SetRequestIdLayer::x_request_id(SequentialRequestId::new()))
             .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
             .layer(TraceLayer::new_for_http())
             .layer(PropagateRequestIdLayer::x_request_id())
@@ -107,6 +109,33 @@ pub fn router(app: Arc<App>) -> Router {
             .timeout(timeout),
     )
     .with_state(app)
+}
+
+/// Request ids `<random process prefix>-<counter>`: unique per process run
+/// and across restarts, without a random-number syscall per request.
+#[derive(Debug, Clone)]
+struct SequentialRequestId {
+    prefix: Arc<str>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialRequestId {
+    fn new() -> Self {
+        let prefix: [u8; 6] = rand::random();
+        Self {
+            prefix: Arc::from(hex::encode(prefix)),
+            next: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        }
+    }
+}
+
+impl MakeRequestId for SequentialRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        axum::http::HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -24,11 +24,17 @@ impl Db<'_> {
         self.load_access(None)
     }
 
+    /// `only` restricts to one organization. Each query comes in two forms:
+    /// `x IS NULL OR col = x` would defeat the indexes and scan every row.
     fn load_access(&self, only: Option<&str>) -> Result<Vec<OrgAccess>, StoreError> {
+        let filtered = |sql: &str, column: &str| match only {
+            Some(_) => format!("{sql} WHERE {column} = ?1"),
+            None => format!("{sql} WHERE ?1 IS NULL"),
+        };
         let mut orgs: BTreeMap<String, OrgAccess> = BTreeMap::new();
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id FROM organizations WHERE ?1 IS NULL OR id = ?1")?;
+            .prepare_cached(&filtered("SELECT id FROM organizations", "id"))?;
         for id in stmt.query_map([only], |row| row.get::<_, String>(0))? {
             let id = id?;
             orgs.insert(
@@ -40,9 +46,10 @@ impl Db<'_> {
             );
         }
 
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT org_id, user_id, role FROM org_members WHERE ?1 IS NULL OR org_id = ?1",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&filtered(
+            "SELECT org_id, user_id, role FROM org_members",
+            "org_id",
+        ))?;
         let mut rows = stmt.query([only])?;
         while let Some(row) = rows.next()? {
             let org: String = row.get(0)?;
@@ -55,7 +62,7 @@ impl Db<'_> {
         let mut workspaces: BTreeMap<String, (String, WorkspaceAccess)> = BTreeMap::new();
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, org_id FROM workspaces WHERE ?1 IS NULL OR org_id = ?1")?;
+            .prepare_cached(&filtered("SELECT id, org_id FROM workspaces", "org_id"))?;
         for row in stmt.query_map([only], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
         })? {
@@ -66,9 +73,10 @@ impl Db<'_> {
             };
             workspaces.insert(id, (org, access));
         }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT workspace_id, user_id, role FROM workspace_members WHERE ?1 IS NULL OR org_id = ?1",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&filtered(
+            "SELECT workspace_id, user_id, role FROM workspace_members",
+            "org_id",
+        ))?;
         let mut rows = stmt.query([only])?;
         while let Some(row) = rows.next()? {
             let ws: String = row.get(0)?;

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use cedar_policy::{Authorizer, Context, Entities, EntityId, EntityUid, Request};
+use cedar_policy::{Authorizer, Context, Entities, Entity, EntityId, EntityUid, Request};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -508,15 +508,12 @@ fn host_entities(
     bundle: &load::PolicyBundle,
     entities: Option<&Value>,
     slice: &mut slice::SliceBuilder<'_>,
-) -> Result<Option<Entities>, RequestError> {
+) -> Result<Vec<Entity>, RequestError> {
     let items = match entities {
-        None | Some(Value::Null) => return Ok(None),
+        None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
         Some(_) => return Err(RequestError::Invalid("entities: expected an array".into())),
     };
-    if items.is_empty() {
-        return Ok(None);
-    }
     if items.len() > MAX_REQUEST_ENTITIES {
         return Err(RequestError::Invalid(format!(
             "entities: at most {MAX_REQUEST_ENTITIES} entities per request, not {}",
@@ -540,26 +537,36 @@ fn host_entities(
             }
         }
     }
-    slice.want_refs_in(&Value::Array(items.clone()));
-    Entities::from_json_value(Value::Array(items.clone()), Some(&bundle.schema))
-        .map(Some)
-        .map_err(|e| invalid("entities", e))
+    // One entity at a time: parsing the list as `Entities` with a schema
+    // would also rebuild every action entity of the schema per request.
+    items
+        .iter()
+        .map(|item| {
+            slice.want_refs_in(item);
+            Entity::from_json_value(item.clone(), Some(&bundle.schema))
+                .map_err(|e| invalid("entities", e))
+        })
+        .collect()
 }
 
-/// The request's entities (validated when parsed) plus the sidecar's slice.
+/// The request's entities, checked against the schema, plus the sidecar's
+/// slice.
 fn assemble(
     bundle: &load::PolicyBundle,
-    host: Option<Entities>,
+    host: Vec<Entity>,
     slice: slice::SliceBuilder<'_>,
 ) -> Result<Entities, RequestError> {
     let sidecar = slice.build().map_err(RequestError::Invalid)?;
-    let base = match host {
-        Some(host) => host,
-        None => bundle.actions.clone(),
-    };
+    let mut entities = bundle.actions.clone();
+    if !host.is_empty() {
+        entities = entities
+            .add_entities(host, Some(&bundle.schema))
+            .map_err(|e| invalid("entities", e))?;
+    }
     // The sidecar's own entities are built in the schema's shape (checked
-    // once at load), so only the request's entities are validated.
-    base.add_entities(sidecar, None)
+    // once at load), so they need no validation per request.
+    entities
+        .add_entities(sidecar, None)
         .map_err(|e| invalid("entities", e))
 }
 

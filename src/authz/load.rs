@@ -84,6 +84,8 @@ pub struct PolicyBundle {
     /// can match it: the others could neither apply nor fail, so leaving
     /// them out changes no answer and saves evaluating them.
     pub(super) by_action: HashMap<EntityUid, PolicySet>,
+    /// Every type name of the schema, parsed.
+    pub(super) types: HashMap<String, EntityTypeName>,
     pub revision: String,
     pub loaded_at: String,
     pub files: Vec<PolicyFile>,
@@ -125,6 +127,7 @@ pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle,
         Entities::empty()
     };
     let by_action = index_by_action(&schema, &parsed.set)?;
+    let types = type_names(&schema);
     slice::check_schema_shape(&schema)
         .map_err(|message| LoadError::Invalid(vec![Problem::new(message)]))?;
     Ok(PolicyBundle {
@@ -132,6 +135,7 @@ pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle,
         schema,
         actions,
         by_action,
+        types,
         revision,
         loaded_at: crate::model::now_rfc3339(),
         files: parsed.files,
@@ -139,19 +143,15 @@ pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle,
     })
 }
 
-/// Parsed names of the types requests name most, so the hot path does not
-/// re-parse them; other names are parsed as they come.
-static COMMON_TYPES: std::sync::LazyLock<HashMap<&'static str, EntityTypeName>> =
-    std::sync::LazyLock::new(|| {
-        ["User", "Organization", "Workspace", "Role", "Action"]
-            .into_iter()
-            .filter_map(|n| EntityTypeName::from_str(n).ok().map(|t| (n, t)))
-            .collect()
-    });
-
-/// The parsed type name `name`, if it is a common one.
-pub(super) fn known_type(name: &str) -> Option<EntityTypeName> {
-    COMMON_TYPES.get(name).cloned()
+/// The parsed name of every entity type of the schema (actions' types
+/// included), so the hot path never re-parses a type name.
+fn type_names(schema: &Schema) -> HashMap<String, EntityTypeName> {
+    schema
+        .entity_types()
+        .cloned()
+        .chain(schema.actions().map(|a| a.type_name().clone()))
+        .map(|t| (t.to_string(), t))
+        .collect()
 }
 
 /// The policies each action of the schema can trigger. A policy whose

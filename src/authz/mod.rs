@@ -455,7 +455,11 @@ impl Authz {
 }
 
 /// An entity uid in object (`{"type", "id"}`) or string (`User::"alice"`) form.
-fn parse_uid(value: &Value, what: &str) -> Result<EntityUid, RequestError> {
+fn parse_uid(
+    bundle: &load::PolicyBundle,
+    value: &Value,
+    what: &str,
+) -> Result<EntityUid, RequestError> {
     match value {
         Value::String(s) => EntityUid::from_str(s).map_err(|e| invalid(what, e)),
         Value::Object(map) => {
@@ -464,8 +468,11 @@ fn parse_uid(value: &Value, what: &str) -> Result<EntityUid, RequestError> {
             if let (2, Some(Value::String(kind)), Some(Value::String(id))) =
                 (map.len(), map.get("type"), map.get("id"))
             {
-                if let Some(name) = load::known_type(kind) {
-                    return Ok(EntityUid::from_type_name_and_id(name, EntityId::new(id)));
+                if let Some(name) = bundle.types.get(kind.as_str()) {
+                    return Ok(EntityUid::from_type_name_and_id(
+                        name.clone(),
+                        EntityId::new(id),
+                    ));
                 }
             }
             EntityUid::from_json(value.clone()).map_err(|e| invalid(what, e))
@@ -484,9 +491,9 @@ fn parse_request(
     context: Option<&Value>,
     slice: &mut slice::SliceBuilder<'_>,
 ) -> Result<Request, RequestError> {
-    let principal = parse_uid(principal, "principal")?;
-    let action = parse_uid(action, "action")?;
-    let resource = parse_uid(resource, "resource")?;
+    let principal = parse_uid(bundle, principal, "principal")?;
+    let action = parse_uid(bundle, action, "action")?;
+    let resource = parse_uid(bundle, resource, "resource")?;
     let context = match context {
         None | Some(Value::Null) => Context::empty(),
         Some(value @ Value::Object(_)) => {
@@ -524,13 +531,13 @@ fn host_entities(
         let uid = item
             .get("uid")
             .ok_or_else(|| RequestError::Invalid("entities: every entity needs a `uid`".into()))
-            .and_then(|u| parse_uid(u, "entities: uid"))?;
+            .and_then(|u| parse_uid(bundle, u, "entities: uid"))?;
         if is_sidecar_type(uid.type_name()) {
             return Err(RequestError::ReservedEntity(uid.to_string()));
         }
         if let Some(Value::Array(parents)) = item.get("parents") {
             for parent in parents {
-                let parent = parse_uid(parent, "entities: parent")?;
+                let parent = parse_uid(bundle, parent, "entities: parent")?;
                 if slice::is_role_type(parent.type_name()) {
                     return Err(RequestError::ReservedParent(uid.to_string()));
                 }

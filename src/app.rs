@@ -62,6 +62,8 @@ impl App {
     /// Opens the database and loads the policies; no background task is
     /// started, so tests can drive the result with `http::router` directly.
     pub fn open(settings: Settings) -> Result<Arc<Self>, StartError> {
+        // Installed before anything can record (the reload counters).
+        crate::metrics::init();
         std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartError::DataDir {
             path: settings.data_dir.clone(),
             source,
@@ -146,6 +148,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         Duration::from_millis(app.settings.reload_poll_ms),
     ));
     tasks.push(spawn_key_refresher(app.clone()));
+    tasks.push(crate::metrics::spawn_upkeep(Duration::from_secs(5)));
     let snapshot = app.snapshot.load();
     tracing::info!(
         policy_revision = %app.authz.revision(),

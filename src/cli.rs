@@ -1,4 +1,7 @@
-//! The command line: `serve`, and `keys create|list|revoke`.
+//! The command line: `serve`, `keys create|list|revoke`, `dataset` and
+//! `policy validate|fmt`.
+
+mod policy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +32,9 @@ enum Command {
     Keys(KeysCommand),
     /// Write a deterministic benchmark dataset (and a decision request mix).
     Dataset(DatasetArgs),
+    /// Check and format the Cedar policy files.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 #[derive(Debug, Args)]
@@ -111,7 +117,7 @@ enum KeysCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
@@ -119,7 +125,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Serve(args) => {
             let overrides = Overrides {
@@ -137,11 +143,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| format!("cannot start the runtime: {e}"))?;
             runtime
                 .block_on(crate::app::run(settings))
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
         }
-        Command::Keys(command) => keys(command),
-        Command::Dataset(args) => dataset(args),
+        Command::Keys(command) => keys(command)?,
+        Command::Dataset(args) => dataset(args)?,
+        Command::Policy(command) => return policy::run(command),
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn dataset(args: DatasetArgs) -> Result<(), String> {

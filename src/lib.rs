@@ -14,6 +14,7 @@ pub mod domain;
 pub mod http;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod model;
 pub mod secret;
 pub mod snapshot;

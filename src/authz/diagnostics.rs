@@ -18,6 +18,9 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     pub message: String,
+    /// The text of the line the problem is on, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_line: Option<String>,
 }
 
 impl Problem {
@@ -28,6 +31,7 @@ impl Problem {
             column: None,
             policy: None,
             message: message.into(),
+            source_line: None,
         }
     }
 
@@ -48,12 +52,16 @@ impl Problem {
             }
             None => (None, None),
         };
+        let source_line = line
+            .and_then(|l| src.lines().nth(l - 1))
+            .map(|text| text.trim_end_matches('\r').to_owned());
         Self {
             file: file.map(str::to_owned),
             line,
             column,
             policy: None,
             message,
+            source_line,
         }
     }
 
@@ -89,7 +97,9 @@ fn line_column(src: &str, offset: usize) -> (usize, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::line_column;
+    use std::str::FromStr;
+
+    use super::{line_column, Problem};
 
     #[test]
     fn offsets_map_to_lines_and_columns() {
@@ -97,5 +107,14 @@ mod tests {
         assert_eq!(line_column(src, 0), (1, 1));
         assert_eq!(line_column(src, 4), (2, 2));
         assert_eq!(line_column(src, src.len()), (3, 2));
+    }
+
+    #[test]
+    fn problems_carry_their_source_line() {
+        let src = "permit (principal, action, resource)\nwhen { 1 + };\n";
+        let err = cedar_policy::PolicySet::from_str(src).unwrap_err();
+        let problem = Problem::from_diagnostic(&err, Some("a.cedar"), src);
+        assert_eq!(problem.line, Some(2));
+        assert_eq!(problem.source_line.as_deref(), Some("when { 1 + };"));
     }
 }

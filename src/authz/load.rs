@@ -205,9 +205,42 @@ fn has_ext(name: &str, ext: &str) -> bool {
     Path::new(name).extension().is_some_and(|e| e == ext)
 }
 
-/// Reads the matching files of `dir` (not its subfolders; hidden entries
-/// such as Kubernetes' `..data` are skipped), sorted by name.
+/// The policy files (`*.cedar`) of `dir`, as the loader sees them.
+pub fn policy_paths(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    list_dir(dir, |name| has_ext(name, POLICY_EXT))
+}
+
+/// Reads `path`, refusing files larger than [`MAX_FILE_BYTES`].
+pub fn read_file(path: &Path) -> Result<String, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if fs::metadata(path).map_err(io)?.len() > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    fs::read_to_string(path).map_err(io)
+}
+
+/// Reads the matching files of `dir`, sorted by name.
 fn read_dir(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<Vec<Source>, LoadError> {
+    list_dir(dir, wanted)?
+        .into_iter()
+        .map(|path| {
+            let text = read_file(&path)?;
+            Ok(Source {
+                path: path.display().to_string(),
+                text,
+            })
+        })
+        .collect()
+}
+
+/// The matching files of `dir` (not its subfolders; hidden entries such as
+/// Kubernetes' `..data` are skipped), sorted by name.
+fn list_dir(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, LoadError> {
     let io = |source| LoadError::Io {
         path: dir.to_owned(),
         source,
@@ -229,23 +262,7 @@ fn read_dir(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<Vec<Source>, Lo
         }
     }
     paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let io = |source| LoadError::Io {
-                path: path.clone(),
-                source,
-            };
-            if fs::metadata(&path).map_err(io)?.len() > MAX_FILE_BYTES {
-                return Err(LoadError::TooLarge { path });
-            }
-            let text = fs::read_to_string(&path).map_err(io)?;
-            Ok(Source {
-                path: path.display().to_string(),
-                text,
-            })
-        })
-        .collect()
+    Ok(paths)
 }
 
 /// `sha256:` of every file name and content, schema first.

@@ -4,7 +4,9 @@
 //! snapshot and evaluates.
 
 mod diagnostics;
+mod format;
 mod load;
+mod permissions;
 mod slice;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use diagnostics::Problem;
-pub use load::{LoadError, PolicyFile, MAX_FILES, MAX_FILE_BYTES};
+pub use format::{format_policies, FormatError};
+pub use load::{policy_paths, read_file, LoadError, PolicyFile, MAX_FILES, MAX_FILE_BYTES};
+pub use permissions::Permissions;
 pub use slice::{is_sidecar_type, MAX_REQUEST_ENTITIES, SIDECAR_TYPES};
 
 use crate::snapshot::Snapshot;
@@ -177,6 +181,30 @@ pub struct ValidationReport {
     pub warnings: Vec<Problem>,
 }
 
+/// What loading a whole policy set found, when it is valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationSummary {
+    /// Policies in the set.
+    pub policies: usize,
+    /// Policy files read.
+    pub files: usize,
+    pub warnings: Vec<Problem>,
+}
+
+/// Loads and validates the set of `policies_dir` against the schema of
+/// `schema_dir` exactly as the sidecar does at start and on reload.
+pub fn validate_dirs(
+    policies_dir: &Path,
+    schema_dir: &Path,
+) -> Result<ValidationSummary, Vec<Problem>> {
+    let bundle = load::load_dirs(policies_dir, schema_dir).map_err(|e| e.problems())?;
+    Ok(ValidationSummary {
+        policies: bundle.policies.policies().count(),
+        files: bundle.files.len(),
+        warnings: bundle.warnings,
+    })
+}
+
 /// The decision point: the current policy set, swapped atomically on reload.
 pub struct Authz {
     policies_dir: PathBuf,
@@ -247,7 +275,9 @@ impl Authz {
                 let revision = bundle.revision.clone();
                 let changed = revision != self.current.load().revision;
                 // An unchanged set is not news, unless it ends a failure.
-                if changed || !status.ok {
+                let news = changed || !status.ok;
+                if news {
+                    crate::metrics::policy_reload(crate::metrics::Reload::Ok);
                     *status = ReloadStatus {
                         ok: true,
                         at: bundle.loaded_at.clone(),
@@ -269,6 +299,7 @@ impl Authz {
                 // a rejection once per distinct error.
                 if status.error.as_deref() != Some(message.as_str()) {
                     tracing::error!(error = %message, "policy set rejected; the last good set keeps serving");
+                    crate::metrics::policy_reload(crate::metrics::Reload::Rejected);
                 }
                 *status = ReloadStatus {
                     ok: false,
@@ -308,6 +339,22 @@ impl Authz {
             errors,
             warnings,
         }
+    }
+
+    /// The id of `action` when it names an action the current schema
+    /// declares, for labelling metrics: `None` for anything else, so a
+    /// label never carries arbitrary input.
+    pub fn action_label(&self, action: &Value) -> Option<String> {
+        let bundle = self.current.load();
+        let uid = match action {
+            Value::String(s) => parse_plain_uid(&bundle, s),
+            _ => None,
+        }
+        .or_else(|| parse_uid(&bundle, action, "action").ok())?;
+        bundle
+            .by_action
+            .contains_key(&uid)
+            .then(|| uid.id().unescaped().to_owned())
     }
 
     /// Answers one is-authorized question.
@@ -481,6 +528,21 @@ fn parse_uid(
             "{what}: expected an object {{\"type\", \"id\"}} or a string like `User::\"alice\"`"
         ))),
     }
+}
+
+/// `Type::"id"` of a known type with a plain id (no escapes), without
+/// Cedar's parser; `None` sends the text to the full parser.
+fn parse_plain_uid(bundle: &load::PolicyBundle, text: &str) -> Option<EntityUid> {
+    let (kind, rest) = text.split_once("::\"")?;
+    let id = rest.strip_suffix('"')?;
+    if id.contains(['"', '\\']) {
+        return None;
+    }
+    let name = bundle.types.get(kind)?;
+    Some(EntityUid::from_type_name_and_id(
+        name.clone(),
+        EntityId::new(id),
+    ))
 }
 
 fn parse_request(

@@ -144,6 +144,11 @@ impl Tenancy {
                 time::Duration::try_from(retry.backoff(attempt)).unwrap_or(time::Duration::HOUR);
             model::format_time(time::OffsetDateTime::now_utc() + wait)
         });
+        crate::metrics::mail_delivery(match (&outcome, &retry_at) {
+            (Ok(()), _) => crate::metrics::Delivery::Sent,
+            (Err(_), Some(_)) => crate::metrics::Delivery::Retry,
+            (Err(_), None) => crate::metrics::Delivery::Failed,
+        });
         self.run(move |inner| {
             inner.change_untracked(|c| {
                 match outcome {

@@ -1,6 +1,7 @@
 //! `POST /v1/is_authorized` and its batch form.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::State;
 use serde::Serialize;
@@ -26,7 +27,15 @@ pub async fn is_authorized(
 ) -> Result<Json<Decision>, ApiError> {
     caller.require(Scope::Check)?;
     let snapshot = app.snapshot.load();
-    Ok(Json(app.authz.decide(&snapshot, &req)?))
+    let started = Instant::now();
+    let decision = app.authz.decide(&snapshot, &req)?;
+    let elapsed = started.elapsed();
+    crate::metrics::decision(
+        decision.decision,
+        app.authz.action_label(&req.action),
+        elapsed,
+    );
+    Ok(Json(decision))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -49,6 +58,19 @@ pub async fn is_authorized_batch(
 ) -> Result<Json<BatchResponse>, ApiError> {
     caller.require(Scope::Check)?;
     let snapshot = app.snapshot.load();
+    let started = Instant::now();
     let results = app.authz.decide_batch(&snapshot, &req)?;
+    // The items share parsing and entities: each gets an equal share of the time.
+    let share = started
+        .elapsed()
+        .checked_div(u32::try_from(results.len()).unwrap_or(u32::MAX))
+        .unwrap_or_default();
+    for (item, decision) in req.requests.iter().zip(&results) {
+        crate::metrics::decision(
+            decision.decision,
+            app.authz.action_label(&item.action),
+            share,
+        );
+    }
     Ok(Json(BatchResponse { results }))
 }

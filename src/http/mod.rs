@@ -8,15 +8,17 @@ mod invites;
 pub mod openapi;
 mod ops;
 mod orgs;
+mod permissions;
 mod workspaces;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::header::AUTHORIZATION;
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{BoxError, Router};
@@ -49,6 +51,10 @@ pub fn router(app: Arc<App>) -> Router {
                 .delete(orgs::delete_org),
         )
         .route("/v1/users/{user}/orgs", get(orgs::user_orgs))
+        .route(
+            "/v1/users/{user}/permissions",
+            get(permissions::get).post(permissions::post),
+        )
         .route("/v1/orgs/{org}/members", get(orgs::list_members))
         .route(
             "/v1/orgs/{org}/members/{user}",
@@ -100,6 +106,7 @@ pub fn router(app: Arc<App>) -> Router {
 
     api.layer(
         ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(observe))
             .layer(SetRequestIdLayer::x_request_id(SequentialRequestId::new()))
             .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
             .layer(TraceLayer::new_for_http())
@@ -109,6 +116,37 @@ pub fn router(app: Arc<App>) -> Router {
             .timeout(timeout),
     )
     .with_state(app)
+}
+
+/// Counts and times every request by route template (the matched route,
+/// never the raw path, so labels stay few), method and final status
+/// (timeouts and panics included: this layer is the outermost).
+async fn observe(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let method = method_label(req.method());
+    let response = next.run(req).await;
+    crate::metrics::http_request(route, method, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The standard methods by name, anything else as `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
 }
 
 /// Request ids `<random process prefix>-<counter>`: unique per process run

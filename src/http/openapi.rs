@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
-use super::{decisions, invites, ops, orgs, workspaces};
+use super::{decisions, invites, ops, orgs, permissions, workspaces};
 
 /// Every error, as RFC 9457 problem+json.
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,6 +66,8 @@ impl Modify for BearerKey {
     paths(
         decisions::is_authorized,
         decisions::is_authorized_batch,
+        permissions::get,
+        permissions::post,
         orgs::create_org,
         orgs::get_org,
         orgs::update_org,

@@ -101,11 +101,28 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Result<Json<Ready>, ApiError
     }))
 }
 
-/// Prometheus text exposition of the sidecar's state.
+/// Prometheus text exposition: the recorded counters and histograms, then
+/// gauges of this sidecar's state.
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let store = app.store.clone();
+    let outbox_depth =
+        match tokio::task::spawn_blocking(move || store.read(|db| db.outbox_depth())).await {
+            Ok(Ok(depth)) => Some(depth),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "metrics: cannot read the mail outbox depth");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot read the mail outbox depth");
+                None
+            }
+        };
     let snapshot = app.snapshot.load();
     let info = app.authz.info();
-    let mut out = String::new();
+    let mut out = crate::metrics::render();
+    if !out.is_empty() && !out.ends_with("\n\n") {
+        out.push('\n');
+    }
     let mut gauge = |name: &str, help: &str, labels: &str, value: u64| {
         let _ = writeln!(
             out,
@@ -142,6 +159,14 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
         "",
         snapshot.user_count() as u64,
     );
+    if let Some(depth) = outbox_depth {
+        gauge(
+            "tenantgate_mail_outbox_depth",
+            "Invite emails queued for delivery (first attempt or retry).",
+            "",
+            depth,
+        );
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -1,0 +1,81 @@
+//! Everything a user may do on one resource, for UIs that show or hide
+//! buttons: every action of the schema that applies to a `User` and the
+//! resource's type, decided one by one with the same slice and policies as
+//! `is_authorized`.
+
+use cedar_policy::Context;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::{parse_uid, Authz, DecisionRequest, RequestError};
+use crate::snapshot::Snapshot;
+
+/// The answer of `GET /v1/users/{user}/permissions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Permissions {
+    pub user: String,
+    /// The resource asked about, in Cedar's string form.
+    pub resource: String,
+    /// The actions the user may perform on it, sorted.
+    pub actions: Vec<String>,
+    /// Actions whose schema requires a context (e.g. the role being
+    /// granted): they cannot be answered without one; ask
+    /// `/v1/is_authorized` with the context instead.
+    pub needs_context: Vec<String>,
+    pub policy_revision: String,
+    pub data_revision: u64,
+}
+
+impl Authz {
+    /// The actions `user` may perform on `resource` (a uid in object or
+    /// string form), with the request's own `entities` for host resources.
+    pub fn permissions(
+        &self,
+        snapshot: &Snapshot,
+        user: &str,
+        resource: &Value,
+        entities: Option<&Value>,
+    ) -> Result<Permissions, RequestError> {
+        let bundle = self.current.load();
+        let resource_uid = parse_uid(&bundle, resource, "resource")?;
+        let principal_type = bundle
+            .types
+            .get("User")
+            .ok_or_else(|| RequestError::Invalid("the schema declares no `User` type".into()))?;
+        let mut actions = Vec::new();
+        let mut needs_context = Vec::new();
+        let mut candidates: Vec<_> = bundle
+            .schema
+            .actions_for_principal_and_resource(principal_type, resource_uid.type_name())
+            .cloned()
+            .collect();
+        candidates.sort_by_key(|a| a.id().unescaped().to_owned());
+        for action in candidates {
+            let name = action.id().unescaped().to_owned();
+            // An action whose context has required fields cannot be
+            // answered without one.
+            if Context::from_json_value(json!({}), Some((&bundle.schema, &action))).is_err() {
+                needs_context.push(name);
+                continue;
+            }
+            let req = DecisionRequest {
+                principal: json!({"type": "User", "id": user}),
+                action: json!({"type": action.type_name().to_string(), "id": name}),
+                resource: resource.clone(),
+                context: None,
+                entities: entities.cloned(),
+            };
+            if self.decide(snapshot, &req)?.allowed() {
+                actions.push(name);
+            }
+        }
+        Ok(Permissions {
+            user: user.to_owned(),
+            resource: resource_uid.to_string(),
+            actions,
+            needs_context,
+            policy_revision: bundle.revision.clone(),
+            data_revision: snapshot.revision(),
+        })
+    }
+}

@@ -8,6 +8,7 @@ use arc_swap::ArcSwap;
 
 use crate::authz::{Authz, LoadError};
 use crate::config::Settings;
+use crate::decision_log::{DecisionLog, Sink};
 use crate::domain::delivery::{self, RetryPolicy};
 use crate::domain::{InviteSettings, Tenancy};
 use crate::keys::KeyRing;
@@ -53,6 +54,8 @@ pub struct App {
     pub tenancy: Tenancy,
     pub keys: Arc<KeyRing>,
     pub mailer: Arc<Mailer>,
+    /// The decision log, when one is configured.
+    pub decision_log: Option<Arc<DecisionLog>>,
     /// Calls without a key are admitted (as `admin`) while no key was ever
     /// created, and only when listening on loopback.
     pub open_when_keyless: bool,
@@ -88,6 +91,13 @@ impl App {
             Duration::from_millis(settings.smtp_timeout_ms),
         )?);
         let open_when_keyless = settings.listen.ip().is_loopback();
+        let decision_log = settings.decision_log.as_deref().map(|sink| {
+            Arc::new(DecisionLog::new(
+                Sink::parse(sink),
+                settings.decision_log_sample,
+                settings.decision_log_buffer,
+            ))
+        });
         Ok(Arc::new(Self {
             settings,
             store,
@@ -96,11 +106,13 @@ impl App {
             tenancy,
             keys,
             mailer,
+            decision_log,
             open_when_keyless,
         }))
     }
 
-    /// Starts the background work: mail sender and invite expiry sweep.
+    /// Starts the background work: mail sender, invite expiry sweep and the
+    /// decision log writer.
     /// Aborting the handles stops them.
     pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let s = &self.settings;
@@ -110,13 +122,19 @@ impl App {
             max: Duration::from_millis(s.mail_retry_max_ms),
             poll: Duration::from_millis(s.mail_poll_ms),
         };
-        vec![
+        let mut tasks = vec![
             delivery::spawn_sender(self.tenancy.clone(), self.mailer.clone(), retry),
             delivery::spawn_sweeper(
                 self.tenancy.clone(),
                 Duration::from_millis(s.invite_sweep_ms),
             ),
-        ]
+        ];
+        tasks.extend(
+            self.decision_log
+                .as_ref()
+                .and_then(|log| log.spawn_writer()),
+        );
+        tasks
     }
 
     /// Whether calls without a key are admitted right now.

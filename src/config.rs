@@ -60,6 +60,13 @@ pub struct Settings {
     pub key_refresh_ms: u64,
     /// `text` or `json` log lines.
     pub log_format: LogFormat,
+    /// Decision log: `stdout` or a file path (JSON lines); unset: off.
+    pub decision_log: Option<String>,
+    /// Fraction of decisions logged, 0–1.
+    pub decision_log_sample: f64,
+    /// Entries that may wait for the writer; beyond that they are dropped
+    /// (counted), so logging never slows decisions.
+    pub decision_log_buffer: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +101,9 @@ impl Default for Settings {
             reload_poll_ms: 5_000,
             key_refresh_ms: 2_000,
             log_format: LogFormat::Text,
+            decision_log: None,
+            decision_log_sample: 1.0,
+            decision_log_buffer: 10_000,
         }
     }
 }
@@ -123,7 +133,7 @@ pub enum ConfigError {
 }
 
 /// Names accepted from the environment (after `TENANTGATE_`).
-const ENV_KEYS: [&str; 22] = [
+const ENV_KEYS: [&str; 25] = [
     "listen",
     "data_dir",
     "policies",
@@ -146,6 +156,9 @@ const ENV_KEYS: [&str; 22] = [
     "reload_poll_ms",
     "key_refresh_ms",
     "log_format",
+    "decision_log",
+    "decision_log_sample",
+    "decision_log_buffer",
 ];
 
 impl Settings {
@@ -196,6 +209,11 @@ impl Settings {
             return Err(ConfigError::Value(format!(
                 "`{name}` must be greater than 0"
             )));
+        }
+        if !(0.0..=1.0).contains(&self.decision_log_sample) {
+            return Err(ConfigError::Value(
+                "`decision_log_sample` must be between 0 and 1".to_owned(),
+            ));
         }
         if !(1..=30).contains(&self.invite_expiry_days) {
             return Err(ConfigError::Value(

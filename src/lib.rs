@@ -10,6 +10,7 @@ pub mod authz;
 pub mod cli;
 pub mod config;
 pub mod dataset;
+pub mod decision_log;
 pub mod domain;
 pub mod http;
 pub mod keys;

@@ -10,6 +10,7 @@ use super::error::ApiError;
 use super::extract::{Caller, Json};
 use crate::app::App;
 use crate::authz::{BatchRequest, Decision, DecisionRequest};
+use crate::decision_log::Entry;
 use crate::model::Scope;
 
 #[utoipa::path(
@@ -35,6 +36,22 @@ pub async fn is_authorized(
         app.authz.action_label(&req.action),
         elapsed,
     );
+    if let Some(log) = app.decision_log.as_ref().filter(|l| l.wants_one()) {
+        let entities = req
+            .entities
+            .as_ref()
+            .and_then(|e| e.as_array())
+            .map_or(0, Vec::len);
+        log.record(Entry::new(
+            &req.principal,
+            &req.action,
+            &req.resource,
+            req.context.as_ref(),
+            entities,
+            &decision,
+            elapsed,
+        ));
+    }
     Ok(Json(decision))
 }
 
@@ -65,12 +82,28 @@ pub async fn is_authorized_batch(
         .elapsed()
         .checked_div(u32::try_from(results.len()).unwrap_or(u32::MAX))
         .unwrap_or_default();
+    let entities = req
+        .entities
+        .as_ref()
+        .and_then(|e| e.as_array())
+        .map_or(0, Vec::len);
     for (item, decision) in req.requests.iter().zip(&results) {
         crate::metrics::decision(
             decision.decision,
             app.authz.action_label(&item.action),
             share,
         );
+        if let Some(log) = app.decision_log.as_ref().filter(|l| l.wants_one()) {
+            log.record(Entry::new(
+                &item.principal,
+                &item.action,
+                &item.resource,
+                item.context.as_ref(),
+                entities,
+                decision,
+                share,
+            ));
+        }
     }
     Ok(Json(BatchResponse { results }))
 }

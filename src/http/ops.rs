@@ -167,6 +167,14 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
             depth,
         );
     }
+    if let Some(log) = &app.decision_log {
+        gauge(
+            "tenantgate_decision_log_dropped",
+            "Decision log entries dropped because the writer fell behind.",
+            "",
+            log.dropped(),
+        );
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

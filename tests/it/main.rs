@@ -8,6 +8,7 @@
 mod smtp;
 mod support;
 
+mod decision_log;
 mod decisions;
 mod e2e;
 mod errors;

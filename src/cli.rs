@@ -1,6 +1,7 @@
 //! The command line: `serve`, `keys create|list|revoke`, `dataset` and
 //! `policy validate|fmt`.
 
+mod check;
 mod policy;
 
 use std::path::PathBuf;
@@ -35,6 +36,9 @@ enum Command {
     /// Check and format the Cedar policy files.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// One decision from the command line, against the database and policy
+    /// files, with the determining policies and where they are written.
+    Check(check::CheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +152,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Keys(command) => keys(command)?,
         Command::Dataset(args) => dataset(args)?,
         Command::Policy(command) => return policy::run(command),
+        Command::Check(args) => check::run(args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

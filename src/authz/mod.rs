@@ -330,6 +330,24 @@ impl Authz {
         }
     }
 
+    /// Where policy `id` is written: `file:line` of its `@id` annotation,
+    /// or the file alone for a policy named after its file.
+    pub fn policy_location(&self, id: &str) -> Option<String> {
+        let bundle = self.current.load();
+        let file = bundle
+            .files
+            .iter()
+            .find(|f| f.policy_ids.iter().any(|p| p == id))?;
+        let needle = format!("@id(\"{id}\")");
+        let line = std::fs::read_to_string(&file.path)
+            .ok()
+            .and_then(|text| text.lines().position(|l| l.contains(&needle)));
+        Some(match line {
+            Some(n) => format!("{}:{}", file.path, n + 1),
+            None => file.path.clone(),
+        })
+    }
+
     /// Validates standalone policy text against the loaded schema.
     pub fn validate_text(&self, text: &str) -> ValidationReport {
         let bundle = self.current.load();

@@ -178,3 +178,70 @@ fn sigterm_shuts_down_cleanly() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn check_decides_from_the_command_line_and_names_policy_locations() {
+    let t = TestApp::new();
+    t.seed_acme().await;
+    let s = &t.app.settings;
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantgate"));
+        cmd.arg("check")
+            .arg("--data-dir")
+            .arg(&s.data_dir)
+            .arg("--policies")
+            .arg(&s.policies)
+            .arg("--schema")
+            .arg(&s.schema)
+            .args(args);
+        cmd.output().unwrap()
+    };
+    let out = run(&[
+        "--principal",
+        "User::\"carl\"",
+        "--action",
+        "invoice.read",
+        "--resource",
+        "Workspace::\"ws1\"",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("decision: Allow"), "{text}");
+    assert!(
+        text.contains("owners-and-accounting-manage-workspace-billing")
+            && text.contains("billing.cedar:"),
+        "{text}"
+    );
+
+    let out = run(&[
+        "--principal",
+        "User::\"adam\"",
+        "--action",
+        "member.invite",
+        "--resource",
+        "Organization::\"acme\"",
+        "--context",
+        "{\"role\": \"owner\"}",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("decision: Deny")
+            && text.contains("only-owners-grant-owner")
+            && text.contains("members.cedar:"),
+        "{text}"
+    );
+
+    let out = run(&[
+        "--principal",
+        "User::\"adam\"",
+        "--action",
+        "no.such",
+        "--resource",
+        "Organization::\"acme\"",
+    ]);
+    assert!(!out.status.success());
+}

@@ -250,14 +250,7 @@ impl Tenancy {
         let issued = self
             .run(move |inner| {
                 inner.change_untracked(|c| {
-                    let invite = fetch_invite(c, &org, &id)?;
-                    c.authorize(
-                        &actor,
-                        "invite.resend",
-                        Target::Org(&org),
-                        &[("role", invite.role.as_str())],
-                    )?;
-                    require_pending(&invite)?;
+                    let invite = pending_for(c, &actor, "invite.resend", &org, &id)?;
                     check_rate(c, &org, 1)?;
                     let expires_at = days_from_now(c.db.invite_ttl_days(&id)?);
                     c.db.delete_invite_tokens(&id)?;
@@ -293,14 +286,7 @@ impl Tenancy {
     ) -> Result<Invite, DomainError> {
         self.run(move |inner| {
             inner.change_untracked(|c| {
-                let invite = fetch_invite(c, &org, &id)?;
-                c.authorize(
-                    &actor,
-                    "invite.revoke",
-                    Target::Org(&org),
-                    &[("role", invite.role.as_str())],
-                )?;
-                require_pending(&invite)?;
+                let invite = pending_for(c, &actor, "invite.revoke", &org, &id)?;
                 end(c, &invite, InviteStatus::Revoked, None)?;
                 c.audit(
                     &org,
@@ -376,6 +362,26 @@ pub(super) fn end(
     c.db.delete_invite_tokens(&invite.id)?;
     c.db.cancel_invite_mail(&invite.id)?;
     Ok(())
+}
+
+/// The invite `id` of `org`, once the actor may `action` on it (the
+/// invite's role in the context) and it is still pending.
+fn pending_for(
+    c: &Change<'_, '_>,
+    actor: &Actor,
+    action: &str,
+    org: &str,
+    id: &str,
+) -> Result<Invite, DomainError> {
+    let invite = fetch_invite(c, org, id)?;
+    c.authorize(
+        actor,
+        action,
+        Target::Org(org),
+        &[("role", invite.role.as_str())],
+    )?;
+    require_pending(&invite)?;
+    Ok(invite)
 }
 
 fn require_pending(invite: &Invite) -> Result<(), DomainError> {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::extract::{Caller, Json, PageParams, Path, Query};
 use super::openapi::ActorHeader;
+use super::orgs::ChangeRole;
 use crate::app::App;
 use crate::domain::{Accepted, CreateInvites, CreatedInvites, Invitee};
 use crate::model::{Invite, InviteLookup, IssuedInvite, Page, Scope};
@@ -87,12 +88,6 @@ pub async fn get(
     Ok(Json(
         app.tenancy.get_invite(caller.actor()?, org, id).await?,
     ))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeRole {
-    role: String,
 }
 
 #[utoipa::path(

@@ -183,10 +183,11 @@ pub async fn add_member(
     Ok((StatusCode::CREATED, Json(member)))
 }
 
+/// `{"role"}`: a member's or a pending invite's new role.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRole {
-    role: String,
+    pub(super) role: String,
 }
 
 #[utoipa::path(

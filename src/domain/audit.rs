@@ -15,13 +15,7 @@ impl Tenancy {
         paging: Paging,
     ) -> Result<Page<AuditEvent>, DomainError> {
         let limit = paging.limit()?;
-        let before = paging
-            .after()?
-            .map(|c| {
-                c.parse::<i64>()
-                    .map_err(|_| DomainError::Invalid("`cursor` is not valid".into()))
-            })
-            .transpose()?;
+        let before = paging.after_row()?;
         self.run(move |inner| {
             if actor != super::Actor::System {
                 inner.require_org_read(&org)?;

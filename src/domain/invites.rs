@@ -151,13 +151,7 @@ impl Tenancy {
             .transpose()?;
         let email = email.map(|e| check_email(&e)).transpose()?;
         let limit = paging.limit()?;
-        let before = paging
-            .after()?
-            .map(|c| {
-                c.parse::<i64>()
-                    .map_err(|_| DomainError::Invalid("`cursor` is not valid".into()))
-            })
-            .transpose()?;
+        let before = paging.after_row()?;
         self.run(move |inner| {
             inner.require_org_read(&org)?;
             inner.authorize_read(&actor, "invite.list", Target::Org(&org))?;

@@ -112,6 +112,16 @@ impl Paging {
         }
     }
 
+    /// The row number the cursor encodes, for lists ordered by row.
+    fn after_row(&self) -> Result<Option<i64>, DomainError> {
+        self.after()?
+            .map(|c| {
+                c.parse::<i64>()
+                    .map_err(|_| DomainError::Invalid("`cursor` is not valid".into()))
+            })
+            .transpose()
+    }
+
     /// The sort key the cursor encodes.
     fn after(&self) -> Result<Option<String>, DomainError> {
         let Some(cursor) = &self.cursor else {

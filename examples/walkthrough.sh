@@ -379,15 +379,16 @@ call POST /v1/invites/lookup "{\"token\": \"$PAT_TOKEN\"}"
 expect_status 404 "look up a revoked invite"
 expect_field 'j["code"]' invite_not_found "look up a revoked invite"
 
-step "10. hot reload: add $DEMO_POLICY, which forbids billing.read to everyone"
+step "10. hot reload: add $DEMO_POLICY, which forbids billing.read in $ORG"
 call GET /v1/policies
 expect_status 200 "GET /v1/policies"
 expect_field 'j["revision"]' "$POLICY_REVISION" "GET /v1/policies"
 DEMO_WRITTEN=1
-cat >"$DEMO_POLICY" <<'EOF'
-// Demo: freeze billing for everyone (added and removed by the walkthrough).
+cat >"$DEMO_POLICY" <<EOF
+// Demo: freeze billing in one organization (added and removed by the walkthrough).
 @id("demo-freeze-billing")
-forbid (principal, action == Action::"billing.read", resource);
+forbid (principal, action == Action::"billing.read", resource)
+when { resource == Organization::"$ORG" };
 EOF
 until_true 10 adam_billing_is Deny || fail "the decision did not flip to Deny within 10 s of writing $DEMO_POLICY: $BODY"
 show POST "/v1/is_authorized ($ADAM billing.read $ORG)"

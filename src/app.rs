@@ -72,7 +72,14 @@ impl App {
             source,
         })?;
         let store = Arc::new(Store::open(&settings.database_path())?);
-        let authz = Arc::new(Authz::load(&settings.policies, &settings.schema)?);
+        let gate = settings
+            .require_policy_tests
+            .then(|| crate::policytest::gate(&settings.policies));
+        let authz = Arc::new(Authz::load_gated(
+            &settings.policies,
+            &settings.schema,
+            gate,
+        )?);
         let (access, revision) =
             store.read(|db| Ok::<_, StoreError>((db.load_all_access()?, db.data_revision()?)))?;
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(access, revision)));

@@ -3,6 +3,7 @@
 
 mod check;
 mod policy;
+mod policy_test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -56,6 +56,9 @@ pub struct Settings {
     /// Interval of the fallback policy re-check (catches changes a file
     /// watcher can miss, e.g. a replaced folder), in ms.
     pub reload_poll_ms: u64,
+    /// A new policy set must pass the test files in `<policies>/tests`
+    /// (when there are any) before it serves, at start and on reload.
+    pub require_policy_tests: bool,
     /// Interval at which API keys created or revoked by the CLI are picked up, in ms.
     pub key_refresh_ms: u64,
     /// `text` or `json` log lines.
@@ -99,6 +102,7 @@ impl Default for Settings {
             request_timeout_ms: 10_000,
             reload_debounce_ms: 200,
             reload_poll_ms: 5_000,
+            require_policy_tests: true,
             key_refresh_ms: 2_000,
             log_format: LogFormat::Text,
             decision_log: None,
@@ -133,7 +137,7 @@ pub enum ConfigError {
 }
 
 /// Names accepted from the environment (after `TENANTGATE_`).
-const ENV_KEYS: [&str; 25] = [
+const ENV_KEYS: [&str; 26] = [
     "listen",
     "data_dir",
     "policies",
@@ -154,6 +158,7 @@ const ENV_KEYS: [&str; 25] = [
     "request_timeout_ms",
     "reload_debounce_ms",
     "reload_poll_ms",
+    "require_policy_tests",
     "key_refresh_ms",
     "log_format",
     "decision_log",

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod model;
+pub mod policytest;
 pub mod secret;
 pub mod snapshot;
 pub mod store;

@@ -45,6 +45,9 @@ pub enum LoadError {
     NoSchema { dir: PathBuf },
     #[error("{}", join(.0))]
     Invalid(Vec<Problem>),
+    /// The set is valid but its own test files do not pass.
+    #[error("policy tests failed: {summary}")]
+    TestsFailed { summary: String },
 }
 
 impl LoadError {

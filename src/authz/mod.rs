@@ -3,6 +3,7 @@
 //! atomic pointer, builds each request's entity slice from the membership
 //! snapshot and evaluates.
 
+mod catalog;
 mod diagnostics;
 mod format;
 mod load;
@@ -171,7 +172,25 @@ pub struct PolicyInfo {
     pub loaded_at: String,
     pub files: Vec<PolicyFile>,
     pub last_reload: ReloadStatus,
+    /// What the serving set's test files said when it went live; absent
+    /// when the set has no tests or they are not required.
+    pub tests: Option<TestStatus>,
 }
+
+/// The result of running a policy set's own test files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TestStatus {
+    pub files: usize,
+    pub checks: usize,
+    pub failed: usize,
+    /// The first failures, one line each.
+    pub failures: Vec<String>,
+}
+
+/// Runs a candidate set's tests before it may serve: `Ok(None)` when the
+/// set has no tests, `Err` when they cannot be read (which rejects the set
+/// like a failure).
+pub type Gate = Box<dyn Fn(&Authz) -> Result<Option<TestStatus>, String> + Send + Sync>;
 
 /// What validating policy text against the loaded schema found.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -214,6 +233,8 @@ pub struct Authz {
     /// Serializes reloads so two watchers' events cannot race.
     reload_lock: Mutex<()>,
     authorizer: Authorizer,
+    gate: Option<Gate>,
+    tests: Mutex<Option<TestStatus>>,
 }
 
 impl std::fmt::Debug for Authz {
@@ -230,23 +251,59 @@ impl Authz {
     /// Loads the set; fails (so the sidecar refuses to start) when there is
     /// no valid set.
     pub fn load(policies_dir: &Path, schema_dir: &Path) -> Result<Self, LoadError> {
+        Self::load_gated(policies_dir, schema_dir, None)
+    }
+
+    /// Like [`Authz::load`], but every set, the first one included, must
+    /// also pass `gate` (its test files) before it serves.
+    pub fn load_gated(
+        policies_dir: &Path,
+        schema_dir: &Path,
+        gate: Option<Gate>,
+    ) -> Result<Self, LoadError> {
         let bundle = load::load_dirs(policies_dir, schema_dir)?;
         for warning in &bundle.warnings {
             tracing::warn!(%warning, "policy warning");
         }
+        let mut authz = Self::with_bundle(policies_dir, schema_dir, bundle);
+        if let Some(gate) = &gate {
+            let tests = run_gate(gate, &authz)?;
+            authz.tests = Mutex::new(tests);
+        }
+        authz.gate = gate;
+        Ok(authz)
+    }
+
+    fn with_bundle(policies_dir: &Path, schema_dir: &Path, bundle: load::PolicyBundle) -> Self {
         let status = ReloadStatus {
             ok: true,
             at: bundle.loaded_at.clone(),
             error: None,
         };
-        Ok(Self {
+        Self {
             policies_dir: policies_dir.to_owned(),
             schema_dir: schema_dir.to_owned(),
             current: ArcSwap::from_pointee(bundle),
             last_reload: Mutex::new(status),
             reload_lock: Mutex::new(()),
             authorizer: Authorizer::new(),
-        })
+            gate: None,
+            tests: Mutex::new(None),
+        }
+    }
+
+    /// Runs the gate on a set that is not serving yet, by giving it an
+    /// `Authz` of its own.
+    fn gated(
+        &self,
+        bundle: load::PolicyBundle,
+    ) -> Result<(Arc<load::PolicyBundle>, Option<TestStatus>), LoadError> {
+        let candidate = Self::with_bundle(&self.policies_dir, &self.schema_dir, bundle);
+        let tests = match &self.gate {
+            Some(gate) => run_gate(gate, &candidate)?,
+            None => None,
+        };
+        Ok((candidate.current.into_inner(), tests))
     }
 
     pub fn policies_dir(&self) -> &Path {
@@ -265,15 +322,22 @@ impl Authz {
             .reload_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let result = load::load_dirs(&self.policies_dir, &self.schema_dir);
+        let current = self.current.load().revision.clone();
+        let result = load::load_dirs(&self.policies_dir, &self.schema_dir).and_then(|bundle| {
+            if bundle.revision == current {
+                Ok((Arc::new(bundle), None))
+            } else {
+                self.gated(bundle)
+            }
+        });
         let mut status = self
             .last_reload
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match result {
-            Ok(bundle) => {
+            Ok((bundle, tests)) => {
                 let revision = bundle.revision.clone();
-                let changed = revision != self.current.load().revision;
+                let changed = revision != current;
                 // An unchanged set is not news, unless it ends a failure.
                 let news = changed || !status.ok;
                 if news {
@@ -289,7 +353,11 @@ impl Authz {
                         tracing::warn!(%warning, "policy warning");
                     }
                     tracing::info!(%revision, "policy set reloaded");
-                    self.current.store(Arc::new(bundle));
+                    self.current.store(bundle);
+                    *self
+                        .tests
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = tests;
                 }
                 Ok(revision)
             }
@@ -327,6 +395,11 @@ impl Authz {
             loaded_at: bundle.loaded_at.clone(),
             files: bundle.files.clone(),
             last_reload,
+            tests: self
+                .tests
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         }
     }
 
@@ -516,6 +589,24 @@ impl Authz {
             policy_revision: bundle.revision.clone(),
             data_revision,
         }
+    }
+}
+
+/// How many failures a rejected set's error names.
+const FAILURES_SHOWN: usize = 5;
+
+fn run_gate(gate: &Gate, candidate: &Authz) -> Result<Option<TestStatus>, LoadError> {
+    let tests = gate(candidate).map_err(|summary| LoadError::TestsFailed { summary })?;
+    match tests {
+        Some(t) if t.failed > 0 => {
+            let mut summary = format!("{} of {} checks failed", t.failed, t.checks);
+            for line in t.failures.iter().take(FAILURES_SHOWN) {
+                summary.push('\n');
+                summary.push_str(line);
+            }
+            Err(LoadError::TestsFailed { summary })
+        }
+        other => Ok(other),
     }
 }
 

@@ -1,5 +1,5 @@
-//! `policy validate` and `policy fmt`: check and format the policy files
-//! without starting the sidecar.
+//! `policy validate`, `fmt`, `test` and `impact`: check, format, test and
+//! review the policy files without starting the sidecar.
 
 use std::fs;
 use std::io::{self, Write};
@@ -18,6 +18,10 @@ pub enum PolicyCommand {
     Validate(ValidateArgs),
     /// Rewrite the policy files in Cedar's canonical format.
     Fmt(FmtArgs),
+    /// Run the policy test files (`<policies>/tests/*.yaml`); exit 1 on any failure.
+    Test(super::policy_test::TestArgs),
+    /// List every decision that a proposed policy folder would change.
+    Impact(super::policy_test::ImpactArgs),
 }
 
 /// Where the folders come from: flags win over the environment, the
@@ -26,10 +30,10 @@ pub enum PolicyCommand {
 pub struct Source {
     /// TOML settings file.
     #[arg(long, env = "TENANTGATE_CONFIG")]
-    config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
     /// Folder of the Cedar policy files [default: ./policies].
     #[arg(long)]
-    policies: Option<PathBuf>,
+    pub policies: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -54,7 +58,7 @@ pub struct FmtArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum OutputFormat {
+pub enum OutputFormat {
     Text,
     Json,
 }
@@ -84,20 +88,27 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode, String> {
     match command {
         PolicyCommand::Validate(args) => validate(args),
         PolicyCommand::Fmt(args) => fmt(args),
+        PolicyCommand::Test(args) => super::policy_test::test(args),
+        PolicyCommand::Impact(args) => super::policy_test::impact(args),
     }
 }
 
-fn settings(source: Source, schema: Option<PathBuf>) -> Result<Settings, String> {
+/// The settings, with the folders named by flags over the other layers.
+pub fn settings(
+    source: Source,
+    schema: Option<PathBuf>,
+    overrides: Overrides,
+) -> Result<Settings, String> {
     let overrides = Overrides {
         policies: source.policies,
         schema,
-        ..Overrides::default()
+        ..overrides
     };
     Settings::load(source.config.as_deref(), &overrides).map_err(|e| e.to_string())
 }
 
 fn validate(args: ValidateArgs) -> Result<ExitCode, String> {
-    let settings = settings(args.source, args.schema)?;
+    let settings = settings(args.source, args.schema, Overrides::default())?;
     let (errors, summary) = match authz::validate_dirs(&settings.policies, &settings.schema) {
         Ok(summary) => (Vec::new(), Some(summary)),
         Err(errors) => (errors, None),
@@ -163,7 +174,7 @@ fn render(problem: &Problem) -> String {
 }
 
 fn fmt(args: FmtArgs) -> Result<ExitCode, String> {
-    let settings = settings(args.source, None)?;
+    let settings = settings(args.source, None, Overrides::default())?;
     let paths = authz::policy_paths(&settings.policies).map_err(|e| e.to_string())?;
     if paths.is_empty() {
         return Err(LoadError::NoPolicies {

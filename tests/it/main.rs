@@ -18,6 +18,7 @@ mod members;
 mod metrics;
 mod permissions;
 mod policy_cli;
+mod policy_tests;
 mod reload;
 mod walkthrough;
 mod workspaces;

@@ -2,30 +2,8 @@
 //! repo's policy and schema folders.
 
 use std::path::Path;
-use std::process::{Command, Output};
-
-use serde_json::Value;
 
 use crate::support::*;
-
-fn tenantgate(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tenantgate"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("TENANTGATE_CONFIG")
-        .env_remove("TENANTGATE_POLICIES")
-        .env_remove("TENANTGATE_SCHEMA")
-        .output()
-        .unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
-}
 
 /// The `//` lines of a file, trimmed.
 fn comment_lines(path: &Path) -> Vec<String> {
@@ -56,8 +34,8 @@ permit(principal, action == Action::\"org.read\", resource is Organization) when
 #[test]
 fn validate_passes_on_the_repo_set_with_the_default_folders() {
     let dir = workdir();
-    let out = tenantgate(dir.path(), &["policy", "validate"]);
-    let text = stdout(&out);
+    let out = tenantgate_cli(dir.path(), &["policy", "validate"]);
+    let text = stdout_of(&out);
     assert!(out.status.success(), "{text}");
     let summary = text.lines().last().unwrap();
     assert!(
@@ -65,9 +43,9 @@ fn validate_passes_on_the_repo_set_with_the_default_folders() {
         "{text}"
     );
 
-    let out = tenantgate(dir.path(), &["policy", "validate", "--format", "json"]);
+    let out = tenantgate_cli(dir.path(), &["policy", "validate", "--format", "json"]);
     assert!(out.status.success());
-    let report = json(&out);
+    let report = json_of(&out);
     assert_eq!(report["valid"], true);
     assert_eq!(report["errors"], serde_json::json!([]));
     assert!(report["policies"].as_u64().unwrap() >= 20, "{report}");
@@ -79,9 +57,9 @@ fn a_syntax_error_is_shown_with_its_line_and_a_caret() {
     std::fs::rename(dir.path().join("policies"), dir.path().join("rules")).unwrap();
     std::fs::write(dir.path().join("rules/broken.cedar"), BROKEN).unwrap();
 
-    let out = tenantgate(dir.path(), &["policy", "validate", "--policies", "rules"]);
+    let out = tenantgate_cli(dir.path(), &["policy", "validate", "--policies", "rules"]);
     assert_eq!(out.status.code(), Some(1));
-    let text = stdout(&out);
+    let text = stdout_of(&out);
     let lines: Vec<&str> = text.lines().collect();
     let at = lines
         .iter()
@@ -91,7 +69,7 @@ fn a_syntax_error_is_shown_with_its_line_and_a_caret() {
     assert_eq!(lines[at + 2], format!("    {}^", " ".repeat(11)), "{text}");
     assert_eq!(lines.last(), Some(&"1 error"), "{text}");
 
-    let out = tenantgate(
+    let out = tenantgate_cli(
         dir.path(),
         &[
             "policy",
@@ -103,7 +81,7 @@ fn a_syntax_error_is_shown_with_its_line_and_a_caret() {
         ],
     );
     assert_eq!(out.status.code(), Some(1));
-    let report = json(&out);
+    let report = json_of(&out);
     assert_eq!(report["valid"], false);
     let error = &report["errors"][0];
     assert!(error["file"].as_str().unwrap().ends_with("broken.cedar"));
@@ -117,9 +95,9 @@ fn a_policy_the_schema_rejects_is_named_with_its_file() {
     let dir = workdir();
     std::fs::write(dir.path().join("policies/nope.cedar"), UNKNOWN_ATTRIBUTE).unwrap();
 
-    let out = tenantgate(dir.path(), &["policy", "validate"]);
+    let out = tenantgate_cli(dir.path(), &["policy", "validate"]);
     assert_eq!(out.status.code(), Some(1));
-    let text = stdout(&out);
+    let text = stdout_of(&out);
     assert!(
         text.contains("nope.cedar:4:") && text.contains("policy `reads-nope`"),
         "{text}"
@@ -129,7 +107,7 @@ fn a_policy_the_schema_rejects_is_named_with_its_file() {
         "{text}"
     );
 
-    let report = json(&tenantgate(
+    let report = json_of(&tenantgate_cli(
         dir.path(),
         &["policy", "validate", "--format", "json"],
     ));
@@ -150,7 +128,7 @@ fn fmt_check_names_unformatted_files_and_fmt_rewrites_them() {
         .map(|e| e.unwrap().path())
         .map(|p| (comment_lines(&p), p))
         .collect();
-    let out = tenantgate(dir.path(), &["policy", "fmt"]);
+    let out = tenantgate_cli(dir.path(), &["policy", "fmt"]);
     assert!(
         out.status.success(),
         "{}",
@@ -162,18 +140,18 @@ fn fmt_check_names_unformatted_files_and_fmt_rewrites_them() {
 
     let messy = policies.join("messy.cedar");
     std::fs::write(&messy, MESSY).unwrap();
-    let out = tenantgate(dir.path(), &["policy", "fmt", "--check"]);
+    let out = tenantgate_cli(dir.path(), &["policy", "fmt", "--check"]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stdout(&out).trim(), "./policies/messy.cedar");
+    assert_eq!(stdout_of(&out).trim(), "./policies/messy.cedar");
     assert_eq!(
         std::fs::read_to_string(&messy).unwrap(),
         MESSY,
         "--check writes nothing"
     );
 
-    let out = tenantgate(dir.path(), &["policy", "fmt"]);
+    let out = tenantgate_cli(dir.path(), &["policy", "fmt"]);
     assert!(out.status.success());
-    assert_eq!(stdout(&out).trim(), "formatted ./policies/messy.cedar");
+    assert_eq!(stdout_of(&out).trim(), "formatted ./policies/messy.cedar");
     let formatted = std::fs::read_to_string(&messy).unwrap();
     assert_ne!(formatted, MESSY);
     assert!(
@@ -196,11 +174,11 @@ fn fmt_check_names_unformatted_files_and_fmt_rewrites_them() {
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 
-    let out = tenantgate(dir.path(), &["policy", "fmt", "--check"]);
-    assert!(out.status.success(), "{}", stdout(&out));
-    assert_eq!(stdout(&out), "");
+    let out = tenantgate_cli(dir.path(), &["policy", "fmt", "--check"]);
+    assert!(out.status.success(), "{}", stdout_of(&out));
+    assert_eq!(stdout_of(&out), "");
     // Formatting changed no policy.
-    assert!(tenantgate(dir.path(), &["policy", "validate"])
+    assert!(tenantgate_cli(dir.path(), &["policy", "validate"])
         .status
         .success());
 }
@@ -209,7 +187,7 @@ fn fmt_check_names_unformatted_files_and_fmt_rewrites_them() {
 fn fmt_reports_files_it_cannot_parse() {
     let dir = workdir();
     std::fs::write(dir.path().join("policies/broken.cedar"), BROKEN).unwrap();
-    let out = tenantgate(dir.path(), &["policy", "fmt", "--check"]);
+    let out = tenantgate_cli(dir.path(), &["policy", "fmt", "--check"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("broken.cedar:3:12: "), "{stderr}");

@@ -33,6 +33,29 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Runs the real binary in `cwd` with the folder settings of the
+/// environment removed, so only `args` and `cwd` decide.
+pub fn tenantgate_cli(cwd: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tenantgate"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("TENANTGATE_CONFIG")
+        .env_remove("TENANTGATE_POLICIES")
+        .env_remove("TENANTGATE_SCHEMA")
+        .env_remove("TENANTGATE_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+pub fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Standard output parsed as one JSON value.
+pub fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout_of(out)))
+}
+
 /// A temp folder holding copies of the repo's policies/ and schema/, as a
 /// working directory for the real binary.
 pub fn workdir() -> TempDir {
@@ -89,6 +112,7 @@ type SettingsEdit = Box<dyn FnOnce(&mut Settings)>;
 #[derive(Default)]
 pub struct Builder {
     host_resources: bool,
+    policy_tests: bool,
     background: bool,
     settings: Option<SettingsEdit>,
 }
@@ -97,6 +121,13 @@ impl Builder {
     /// Adds the example host schema and policies (Document in Workspace).
     pub fn with_host_resources(mut self) -> Self {
         self.host_resources = true;
+        self
+    }
+
+    /// Copies the shipped policy tests (`policies/tests`) too, so every
+    /// reload must pass them.
+    pub fn with_policy_tests(mut self) -> Self {
+        self.policy_tests = true;
         self
     }
 
@@ -117,6 +148,9 @@ impl Builder {
         let schema = dir.path().join("schema");
         copy_dir(&repo_dir("policies"), &policies);
         copy_dir(&repo_dir("schema"), &schema);
+        if self.policy_tests {
+            copy_dir(&repo_dir("policies/tests"), &policies.join("tests"));
+        }
         if self.host_resources {
             let host = repo_dir("examples/host");
             std::fs::copy(

@@ -17,6 +17,9 @@ fn readme_walkthrough_script_passes_against_the_real_binary() {
     let schema = tmp.path().join("schema");
     let data = tmp.path().join("data");
     copy_dir(&repo_dir("policies"), &policies);
+    // With the shipped policy tests, as `serve` from the repo root has them:
+    // the demo policy must pass them to go live.
+    copy_dir(&repo_dir("policies/tests"), &policies.join("tests"));
     copy_dir(&repo_dir("schema"), &schema);
 
     let server = Server::start(

@@ -1,12 +1,18 @@
 //! The OpenAPI 3.1 document, generated from the handlers and types so it
 //! cannot drift from the code. Served at `GET /v1/openapi.json`.
 
+use std::sync::OnceLock;
+
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use super::{decisions, invites, ops, orgs, permissions, workspaces};
+
+#[path = "openapi_constraints.rs"]
+mod constraints;
 
 /// Every error, as RFC 9457 problem+json.
 #[derive(Debug, Serialize, ToSchema)]
@@ -136,5 +142,24 @@ fn metrics() {}
     responses((status = 200, description = "the OpenAPI 3.1 document", body = Object))
 )]
 pub async fn openapi_json() -> Response {
-    axum::Json(ApiDoc::openapi()).into_response()
+    match document() {
+        Some(doc) => axum::Json(doc).into_response(),
+        None => super::error::ApiError::new(
+            super::error::ErrorCode::Internal,
+            "the API document could not be built",
+        )
+        .into_response(),
+    }
+}
+
+/// The document, built once, with the input rules the handlers enforce
+/// written into it (see [`constraints`]).
+pub fn document() -> Option<&'static Value> {
+    static DOC: OnceLock<Option<Value>> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).ok()?;
+        constraints::apply(&mut doc);
+        Some(doc)
+    })
+    .as_ref()
 }

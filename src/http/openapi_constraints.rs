@@ -1,0 +1,128 @@
+//! The input rules the handlers enforce (id syntax, roles, lengths, list
+//! sizes), written into the generated document so that clients, and API
+//! fuzzers, know what a valid request is. One place, applied to the JSON
+//! after generation, instead of an attribute on every parameter.
+
+use serde_json::{json, Value};
+
+/// The id syntax of API.md: 1–128 characters of `[A-Za-z0-9._:@-]`.
+const ID_PATTERN: &str = "^[A-Za-z0-9._:@-]{1,128}$";
+/// A display name: no control characters, and not blank.
+const NAME_PATTERN: &str =
+    "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+fn id_schema() -> Value {
+    json!({"type": "string", "pattern": ID_PATTERN, "minLength": 1, "maxLength": 128})
+}
+
+/// Request bodies whose `role` is an organization role.
+const ORG_ROLE_BODIES: [&str; 3] = ["AddMember", "ChangeRole", "NewInvite"];
+/// Request bodies carrying an email address.
+const EMAIL_BODIES: [&str; 4] = ["AddMember", "NewInvite", "NewOwner", "Invitee"];
+/// Request bodies carrying a display name.
+const NAME_BODIES: [&str; 3] = ["CreateOrg", "CreateWorkspace", "UpdateOrg"];
+/// `(body, property, optional)` holding an id; optional ones stay nullable
+/// (the server generates one, or takes the actor).
+const ID_PROPERTIES: [(&str, &str, bool); 5] = [
+    ("CreateOrg", "id", true),
+    ("CreateWorkspace", "id", true),
+    ("NewOwner", "id", true),
+    ("Invitee", "id", false),
+    ("Transfer", "to", false),
+];
+
+pub fn apply(doc: &mut Value) {
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+            for op in operation.values_mut() {
+                if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                    params.iter_mut().for_each(parameter);
+                }
+            }
+        }
+    }
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let mut set = |body: &str, property: &str, schema: Value| {
+        if let Some(slot) = schemas
+            .get_mut(body)
+            .and_then(|b| b.get_mut("properties"))
+            .and_then(|p| p.get_mut(property))
+        {
+            *slot = schema;
+        }
+    };
+    for body in ORG_ROLE_BODIES {
+        set(
+            body,
+            "role",
+            json!({"$ref": "#/components/schemas/OrgRole"}),
+        );
+    }
+    set(
+        "SetMember",
+        "role",
+        json!({"$ref": "#/components/schemas/WorkspaceRole"}),
+    );
+    for body in EMAIL_BODIES {
+        set(
+            body,
+            "email",
+            json!({"type": "string", "format": "email", "minLength": 3, "maxLength": 254}),
+        );
+    }
+    for body in NAME_BODIES {
+        set(
+            body,
+            "name",
+            json!({"type": "string", "pattern": NAME_PATTERN, "minLength": 1, "maxLength": 200}),
+        );
+    }
+    for (body, property, optional) in ID_PROPERTIES {
+        let mut schema = id_schema();
+        if optional {
+            schema["type"] = json!(["string", "null"]);
+        }
+        set(body, property, schema);
+    }
+    set(
+        "CreateInvites",
+        "invites",
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/NewInvite"}, "minItems": 1, "maxItems": 100}),
+    );
+    set(
+        "CreateInvites",
+        "expires_in_days",
+        json!({"type": ["integer", "null"], "minimum": 1, "maximum": 30}),
+    );
+    set(
+        "BatchRequest",
+        "requests",
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/BatchItem"}, "minItems": 1, "maxItems": 100}),
+    );
+}
+
+/// Path ids, the actor header, page sizes and role filters.
+fn parameter(param: &mut Value) {
+    let (Some(name), Some(place)) = (
+        param.get("name").and_then(Value::as_str),
+        param.get("in").and_then(Value::as_str),
+    ) else {
+        return;
+    };
+    let schema = match (place, name) {
+        ("path", _) | ("header", "X-Actor-Id") => id_schema(),
+        ("query", "limit") => json!({"type": "integer", "minimum": 1, "maximum": 200}),
+        ("query", "role") => json!({"$ref": "#/components/schemas/OrgRole"}),
+        ("query", "email") => {
+            json!({"type": "string", "format": "email", "minLength": 3, "maxLength": 254})
+        }
+        ("query", "status") => json!({"$ref": "#/components/schemas/InviteStatus"}),
+        _ => return,
+    };
+    param["schema"] = schema;
+}

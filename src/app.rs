@@ -15,6 +15,7 @@ use crate::keys::KeyRing;
 use crate::mail::{MailError, Mailer};
 use crate::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
+use crate::ratelimit::FailureLimiter;
 use crate::watch::{self, WatchError};
 
 /// Why the sidecar could not start.
@@ -59,6 +60,8 @@ pub struct App {
     /// Calls without a key are admitted (as `admin`) while no key was ever
     /// created, and only when listening on loopback.
     pub open_when_keyless: bool,
+    /// Failed invite-token attempts per API key.
+    pub token_failures: FailureLimiter,
 }
 
 impl App {
@@ -98,6 +101,7 @@ impl App {
             Duration::from_millis(settings.smtp_timeout_ms),
         )?);
         let open_when_keyless = settings.listen.ip().is_loopback();
+        let settings_failures = settings.invite_token_failures_per_minute;
         let decision_log = settings.decision_log.as_deref().map(|sink| {
             Arc::new(DecisionLog::new(
                 Sink::parse(sink),
@@ -115,13 +119,16 @@ impl App {
             mailer,
             decision_log,
             open_when_keyless,
+            token_failures: FailureLimiter::new(
+                settings_failures,
+                Duration::from_secs(60),
+            ),
         }))
     }
 
     /// Starts the background work: mail sender, invite expiry sweep and the
     /// decision log writer.
-    /// Aborting the handles stops them.
-    pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+    pub fn spawn_background(&self) -> Background {
         let s = &self.settings;
         let retry = RetryPolicy {
             max_attempts: s.mail_max_attempts,
@@ -129,24 +136,68 @@ impl App {
             max: Duration::from_millis(s.mail_retry_max_ms),
             poll: Duration::from_millis(s.mail_poll_ms),
         };
-        let mut tasks = vec![
-            delivery::spawn_sender(self.tenancy.clone(), self.mailer.clone(), retry),
-            delivery::spawn_sweeper(
-                self.tenancy.clone(),
-                Duration::from_millis(s.invite_sweep_ms),
-            ),
-        ];
-        tasks.extend(
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mail_sender =
+            delivery::spawn_sender(self.tenancy.clone(), self.mailer.clone(), retry, stopped);
+        let mut others = vec![delivery::spawn_sweeper(
+            self.tenancy.clone(),
+            Duration::from_millis(s.invite_sweep_ms),
+        )];
+        others.extend(
             self.decision_log
                 .as_ref()
                 .and_then(|log| log.spawn_writer()),
         );
-        tasks
+        Background {
+            stop,
+            mail_sender: Some(mail_sender),
+            others,
+        }
     }
 
     /// Whether calls without a key are admitted right now.
     pub fn keyless_mode(&self) -> bool {
         self.open_when_keyless && self.keys.never_created()
+    }
+}
+
+/// The background tasks of a running sidecar.
+#[derive(Debug)]
+pub struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    mail_sender: Option<tokio::task::JoinHandle<()>>,
+    others: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    pub fn push(&mut self, task: tokio::task::JoinHandle<()>) {
+        self.others.push(task);
+    }
+
+    /// Stops everything: the mail sender finishes the message it is sending
+    /// (within `grace`), the rest stop at once.
+    pub async fn stop(mut self, grace: Duration) {
+        let _ = self.stop.send(true);
+        if let Some(sender) = self.mail_sender.take() {
+            let abort = sender.abort_handle();
+            if tokio::time::timeout(grace, sender).await.is_err() {
+                tracing::warn!("the mail sender did not stop in time; its message stays queued");
+                abort.abort();
+            }
+        }
+        self.abort();
+    }
+
+    fn abort(&self) {
+        for task in self.others.iter().chain(&self.mail_sender) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.abort();
     }
 }
 
@@ -184,10 +235,9 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         "ready"
     );
     drop(snapshot);
+    let grace = Duration::from_millis(app.settings.shutdown_grace_ms);
     let result = crate::http::serve(app, listen).await;
-    for task in tasks {
-        task.abort();
-    }
+    tasks.stop(grace).await;
     result
 }
 

@@ -45,12 +45,26 @@ pub struct Settings {
     pub invite_expiry_days: u32,
     /// Invites an organization may create or resend per hour.
     pub invite_rate_per_hour: u32,
+    /// Failed invite-token attempts (lookup, accept, decline with an
+    /// unusable token or the wrong email) one API key may make per minute;
+    /// beyond that its token calls get 429 until the minute ends.
+    pub invite_token_failures_per_minute: u32,
     /// How often expired invites are recorded as such in the audit log, in ms.
     pub invite_sweep_ms: u64,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Longest time a request may take before it is answered 503, in ms.
     pub request_timeout_ms: u64,
+    /// Longest time a client may take to send a request's head (line and
+    /// headers), in ms; slower connections are closed.
+    pub header_read_timeout_ms: u64,
+    /// Open connections served at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Requests handled at once; more are answered 503 at once.
+    pub max_in_flight: usize,
+    /// On SIGTERM/SIGINT, how long requests in flight and the mail being
+    /// sent may take to finish, in ms.
+    pub shutdown_grace_ms: u64,
     /// Quiet time after a policy file change before reloading, in ms.
     pub reload_debounce_ms: u64,
     /// Interval of the fallback policy re-check (catches changes a file
@@ -97,9 +111,14 @@ impl Default for Settings {
             mail_poll_ms: 1_000,
             invite_expiry_days: 7,
             invite_rate_per_hour: 500,
+            invite_token_failures_per_minute: 60,
             invite_sweep_ms: 60_000,
             max_body_bytes: 1024 * 1024,
             request_timeout_ms: 10_000,
+            header_read_timeout_ms: 10_000,
+            max_connections: 1024,
+            max_in_flight: 512,
+            shutdown_grace_ms: 15_000,
             reload_debounce_ms: 200,
             reload_poll_ms: 5_000,
             require_policy_tests: true,
@@ -137,7 +156,7 @@ pub enum ConfigError {
 }
 
 /// Names accepted from the environment (after `TENANTGATE_`).
-const ENV_KEYS: [&str; 26] = [
+const ENV_KEYS: [&str; 31] = [
     "listen",
     "data_dir",
     "policies",
@@ -153,9 +172,14 @@ const ENV_KEYS: [&str; 26] = [
     "mail_poll_ms",
     "invite_expiry_days",
     "invite_rate_per_hour",
+    "invite_token_failures_per_minute",
     "invite_sweep_ms",
     "max_body_bytes",
     "request_timeout_ms",
+    "header_read_timeout_ms",
+    "max_connections",
+    "max_in_flight",
+    "shutdown_grace_ms",
     "reload_debounce_ms",
     "reload_poll_ms",
     "require_policy_tests",
@@ -201,6 +225,10 @@ impl Settings {
         let positive = [
             ("max_body_bytes", self.max_body_bytes as u64),
             ("request_timeout_ms", self.request_timeout_ms),
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("max_connections", self.max_connections as u64),
+            ("max_in_flight", self.max_in_flight as u64),
+            ("shutdown_grace_ms", self.shutdown_grace_ms),
             ("reload_poll_ms", self.reload_poll_ms),
             ("key_refresh_ms", self.key_refresh_ms),
             ("smtp_timeout_ms", self.smtp_timeout_ms),
@@ -209,6 +237,10 @@ impl Settings {
             ("mail_poll_ms", self.mail_poll_ms),
             ("invite_rate_per_hour", u64::from(self.invite_rate_per_hour)),
             ("invite_sweep_ms", self.invite_sweep_ms),
+            (
+                "invite_token_failures_per_minute",
+                u64::from(self.invite_token_failures_per_minute),
+            ),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::Value(format!(

@@ -16,6 +16,7 @@ use crate::authz::Outcome;
 pub const DECISIONS_TOTAL: &str = "tenantgate_decisions_total";
 pub const DECISION_DURATION: &str = "tenantgate_decision_duration_seconds";
 pub const HTTP_REQUESTS_TOTAL: &str = "tenantgate_http_requests_total";
+pub const OVERLOAD_TOTAL: &str = "tenantgate_overload_rejections_total";
 pub const HTTP_REQUEST_DURATION: &str = "tenantgate_http_request_duration_seconds";
 pub const POLICY_RELOADS_TOTAL: &str = "tenantgate_policy_reloads_total";
 pub const MAIL_DELIVERY_TOTAL: &str = "tenantgate_mail_delivery_total";
@@ -87,6 +88,10 @@ fn install() -> PrometheusHandle {
 fn describe() {
     use ::metrics::{describe_counter, describe_histogram, Unit};
     describe_counter!(
+        OVERLOAD_TOTAL,
+        "Connections and requests answered 503 because a limit was reached, by limit"
+    );
+    describe_counter!(
         DECISIONS_TOTAL,
         "Decisions answered over HTTP, by outcome and action."
     );
@@ -146,6 +151,16 @@ pub fn http_request(route: Option<String>, method: &'static str, status: u16, el
 pub enum Reload {
     Ok,
     Rejected,
+}
+
+/// A connection over `max_connections`, answered 503 and closed.
+pub fn connection_refused() {
+    ::metrics::counter!(OVERLOAD_TOTAL, "limit" => "connections").increment(1);
+}
+
+/// A request over `max_in_flight`, answered 503 at once.
+pub fn request_shed() {
+    ::metrics::counter!(OVERLOAD_TOTAL, "limit" => "in_flight").increment(1);
 }
 
 pub fn policy_reload(outcome: Reload) {

@@ -41,11 +41,12 @@ pub fn spawn_sender(
     tenancy: Tenancy,
     mailer: Arc<Mailer>,
     retry: RetryPolicy,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let wakeup = tenancy.inner.mail_wakeup.clone();
-        loop {
-            match tenancy.deliver_due(&mailer, &retry).await {
+        while !*stop.borrow() {
+            match tenancy.deliver_due(&mailer, &retry, &stop).await {
                 // A full batch: there may be more due right away.
                 Ok(n) if n == BATCH => continue,
                 Ok(_) => {}
@@ -54,8 +55,10 @@ pub fn spawn_sender(
             tokio::select! {
                 () = wakeup.notified() => {},
                 () = tokio::time::sleep(retry.poll) => {},
+                _ = stop.changed() => {},
             }
         }
+        tracing::info!("mail sender stopped");
     })
 }
 
@@ -80,12 +83,18 @@ impl Tenancy {
         &self,
         mailer: &Mailer,
         retry: &RetryPolicy,
+        stop: &tokio::sync::watch::Receiver<bool>,
     ) -> Result<usize, DomainError> {
         let due = self
             .run(|inner| Ok(inner.store.read(|db| db.due_mail(BATCH))?))
             .await?;
         let tried = due.len();
         for item in due {
+            // On shutdown the message being sent finishes (and is recorded);
+            // the rest stay queued for the next start.
+            if *stop.borrow() {
+                break;
+            }
             self.deliver_one(mailer, retry, item).await?;
         }
         Ok(tried)

@@ -139,11 +139,17 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if self.code == ErrorCode::RateLimited {
+        let retry_after = match self.code {
             // Limits are per hour; a minute is a polite first wait.
+            ErrorCode::RateLimited => Some("60"),
+            // Overload, timeouts, a busy or read-only database: short-lived.
+            ErrorCode::Unavailable => Some("1"),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
     }

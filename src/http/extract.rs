@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -29,11 +30,47 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "expected `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "the request body is larger than allowed",
+                )
+            } else {
+                ApiError::invalid(rejection.body_text())
+            }
+        })?;
+        super::unique_keys::check(&bytes).map_err(|e| {
+            ApiError::invalid(format!("Failed to parse the request body as JSON: {e}"))
+        })?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// `application/json` or any `application/*+json`, as axum's own check.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(mime) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = mime.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype.to_ascii_lowercase().ends_with("+json"))
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
@@ -124,6 +161,8 @@ pub const ACTOR_HEADER: &str = "x-actor-id";
 pub struct Caller {
     pub scope: Scope,
     pub actor: Option<String>,
+    /// The API key's id (`keyless` in development mode), for per-caller limits.
+    pub key: String,
 }
 
 impl Caller {
@@ -193,6 +232,7 @@ impl FromRequestParts<Arc<App>> for Caller {
             return Ok(Self {
                 scope: Scope::Admin,
                 actor,
+                key: "keyless".to_owned(),
             });
         }
         let Some(secret) = bearer else {
@@ -202,7 +242,7 @@ impl FromRequestParts<Arc<App>> for Caller {
             ));
         };
         match app.keys.lookup(secret) {
-            Some((_id, scope)) => Ok(Self { scope, actor }),
+            Some((key, scope)) => Ok(Self { scope, actor, key }),
             None => Err(ApiError::new(
                 ErrorCode::Unauthenticated,
                 "unknown or revoked API key",

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::extract::{Caller, Json, PageParams, Path, Query};
 use super::openapi::ActorHeader;
 use super::orgs::ChangeRole;
@@ -182,7 +182,39 @@ pub async fn lookup(
     Json(body): Json<TokenBody>,
 ) -> Result<Json<InviteLookup>, ApiError> {
     caller.require(Scope::Manage)?;
-    Ok(Json(app.tenancy.lookup_invite(body.token).await?))
+    token_guard(&app, &caller)?;
+    let result = app.tenancy.lookup_invite(body.token).await;
+    Ok(Json(count_failure(&app, &caller, result)?))
+}
+
+/// Refuses a caller that has used up its failed token attempts, so invite
+/// tokens cannot be guessed at speed through the sidecar.
+fn token_guard(app: &App, caller: &Caller) -> Result<(), ApiError> {
+    match app.token_failures.blocked(&caller.key) {
+        Some(wait) => Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!("too many failed invite token attempts with this key; retry in {wait} s"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Counts an unusable token, or the wrong email for one, against the caller.
+fn count_failure<T>(
+    app: &App,
+    caller: &Caller,
+    result: Result<T, crate::domain::DomainError>,
+) -> Result<T, ApiError> {
+    result.map_err(|e| {
+        let err = ApiError::from(e);
+        if matches!(
+            err.code,
+            ErrorCode::InviteNotFound | ErrorCode::InviteEmailMismatch
+        ) {
+            app.token_failures.failed(&caller.key);
+        }
+        err
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -206,9 +238,9 @@ pub async fn accept(
     Json(body): Json<AcceptBody>,
 ) -> Result<Json<Accepted>, ApiError> {
     caller.require(Scope::Manage)?;
-    Ok(Json(
-        app.tenancy.accept_invite(body.token, body.user).await?,
-    ))
+    token_guard(&app, &caller)?;
+    let result = app.tenancy.accept_invite(body.token, body.user).await;
+    Ok(Json(count_failure(&app, &caller, result)?))
 }
 
 #[utoipa::path(
@@ -225,6 +257,8 @@ pub async fn decline(
     Json(body): Json<TokenBody>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Manage)?;
-    app.tenancy.decline_invite(body.token).await?;
+    token_guard(&app, &caller)?;
+    let result = app.tenancy.decline_invite(body.token).await;
+    count_failure(&app, &caller, result)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,9 +9,12 @@ pub mod openapi;
 mod ops;
 mod orgs;
 mod permissions;
+mod server;
+mod unique_keys;
 mod workspaces;
 
-use std::net::SocketAddr;
+pub use server::{serve, MAX_HEAD_BYTES};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +25,7 @@ use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{BoxError, Router};
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
@@ -30,13 +34,15 @@ use tower_http::request_id::{
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::{App, StartError};
+use crate::app::App;
 use error::{ApiError, ErrorCode};
 
 /// The whole API, ready to serve or to drive in-process with `oneshot`.
 pub fn router(app: Arc<App>) -> Router {
     let timeout = Duration::from_millis(app.settings.request_timeout_ms);
     let body_limit = app.settings.max_body_bytes;
+    // One semaphore for every route (a per-route limit would multiply it).
+    let in_flight = GlobalConcurrencyLimitLayer::new(app.settings.max_in_flight);
     let api = Router::new()
         .route("/v1/is_authorized", post(decisions::is_authorized))
         .route(
@@ -112,7 +118,11 @@ pub fn router(app: Arc<App>) -> Router {
             .layer(TraceLayer::new_for_http())
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(CatchPanicLayer::custom(panicked))
-            .layer(HandleErrorLayer::new(timed_out))
+            .layer(HandleErrorLayer::new(overloaded_or_timed_out))
+            // Beyond the in-flight limit a request is answered 503 at once
+            // rather than queued behind the others.
+            .load_shed()
+            .layer(in_flight)
             .timeout(timeout),
     )
     .with_state(app)
@@ -187,9 +197,12 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn timed_out(err: BoxError) -> ApiError {
+async fn overloaded_or_timed_out(err: BoxError) -> ApiError {
     if err.is::<tower::timeout::error::Elapsed>() {
         ApiError::new(ErrorCode::Unavailable, "the request took too long")
+    } else if err.is::<tower::load_shed::error::Overloaded>() {
+        crate::metrics::request_shed();
+        ApiError::new(ErrorCode::Unavailable, "too many requests in flight")
     } else {
         ApiError::new(ErrorCode::Internal, err.to_string())
     }
@@ -199,33 +212,8 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::new(ErrorCode::Internal, "a handler panicked").into_response()
 }
 
-/// Listens on `listen` and serves until SIGINT/SIGTERM, letting in-flight
-/// requests finish.
-pub async fn serve(app: Arc<App>, listen: SocketAddr) -> Result<(), StartError> {
-    // Signal handlers are installed before the address is announced, so a
-    // signal sent right after start-up is never missed.
-    let shutdown = shutdown_signal().map_err(StartError::Serve)?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: listen,
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: listen,
-        source,
-    })?;
-    tracing::info!(address = %local, "listening");
-    // A plain line on stdout, for scripts and tests that start the binary on port 0.
-    println!("tenantgate listening on http://{local}");
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(StartError::Serve)
-}
-
 #[cfg(unix)]
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -239,7 +227,7 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 }
 
 #[cfg(not(unix))]
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     Ok(async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down: finishing in-flight requests");

@@ -178,11 +178,8 @@ impl Builder {
             f(&mut settings);
         }
         let app = App::open(settings).unwrap();
-        let tasks = if self.background {
-            app.spawn_background()
-        } else {
-            Vec::new()
-        };
+        // Dropping the background stops it.
+        let tasks = self.background.then(|| app.spawn_background());
         TestApp { dir, app, tasks }
     }
 }
@@ -191,15 +188,7 @@ impl Builder {
 pub struct TestApp {
     pub dir: TempDir,
     pub app: Arc<App>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
+    tasks: Option<tenantgate::app::Background>,
 }
 
 impl TestApp {

@@ -13,9 +13,9 @@ use crate::domain::delivery::{self, RetryPolicy};
 use crate::domain::{InviteSettings, Tenancy};
 use crate::keys::KeyRing;
 use crate::mail::{MailError, Mailer};
+use crate::ratelimit::FailureLimiter;
 use crate::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
-use crate::ratelimit::FailureLimiter;
 use crate::watch::{self, WatchError};
 
 /// Why the sidecar could not start.
@@ -119,10 +119,7 @@ impl App {
             mailer,
             decision_log,
             open_when_keyless,
-            token_failures: FailureLimiter::new(
-                settings_failures,
-                Duration::from_secs(60),
-            ),
+            token_failures: FailureLimiter::new(settings_failures, Duration::from_secs(60)),
         }))
     }
 

@@ -29,7 +29,10 @@ impl FailureLimiter {
 
     /// `Some(seconds to wait)` when `caller` has used up its failures.
     pub fn blocked(&self, caller: &str) -> Option<u64> {
-        let counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (start, count) = counts.get(caller)?;
         let elapsed = start.elapsed();
         (elapsed < self.window && *count >= self.limit)
@@ -38,7 +41,10 @@ impl FailureLimiter {
 
     /// Counts one failed attempt of `caller`.
     pub fn failed(&self, caller: &str) {
-        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         if counts.len() >= MAX_CALLERS && !counts.contains_key(caller) {
             counts.retain(|_, (start, _)| now.duration_since(*start) < self.window);

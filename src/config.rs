@@ -46,8 +46,10 @@ pub struct Settings {
     /// Invites an organization may create or resend per hour.
     pub invite_rate_per_hour: u32,
     /// Failed invite-token attempts (lookup, accept, decline with an
-    /// unusable token or the wrong email) one API key may make per minute;
-    /// beyond that its token calls get 429 until the minute ends.
+    /// unusable token or the wrong email) one end user may make per minute;
+    /// beyond that their token calls get 429 until the minute ends. End
+    /// users are told apart by the `X-Forwarded-For` (or `X-Real-IP`) the
+    /// host sends; without one, per API key.
     pub invite_token_failures_per_minute: u32,
     /// How often expired invites are recorded as such in the audit log, in ms.
     pub invite_sweep_ms: u64,

@@ -172,6 +172,36 @@ pub struct Caller {
     pub actor: Option<String>,
     /// The API key's id (`keyless` in development mode), for per-caller limits.
     pub key: String,
+    /// The end user's address as the host forwards it (`X-Forwarded-For`,
+    /// first entry, or `X-Real-IP`), so limits can apply per end user.
+    pub client: Option<String>,
+}
+
+/// Longest forwarded client address kept.
+const MAX_CLIENT_LEN: usize = 64;
+
+fn forwarded_client(headers: &axum::http::HeaderMap) -> Option<String> {
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= MAX_CLIENT_LEN)
+            .map(str::to_owned)
+    };
+    first("x-forwarded-for").or_else(|| first("x-real-ip"))
+}
+
+impl Caller {
+    /// Who a per-caller limit counts: the key, and the end user behind it
+    /// when the host says who that is.
+    pub fn limit_key(&self) -> String {
+        match &self.client {
+            Some(client) => format!("{}|{client}", self.key),
+            None => self.key.clone(),
+        }
+    }
 }
 
 impl Caller {
@@ -242,6 +272,7 @@ impl FromRequestParts<Arc<App>> for Caller {
                 scope: Scope::Admin,
                 actor,
                 key: "keyless".to_owned(),
+                client: forwarded_client(&parts.headers),
             });
         }
         let Some(secret) = bearer else {
@@ -251,7 +282,12 @@ impl FromRequestParts<Arc<App>> for Caller {
             ));
         };
         match app.keys.lookup(secret) {
-            Some((key, scope)) => Ok(Self { scope, actor, key }),
+            Some((key, scope)) => Ok(Self {
+                scope,
+                actor,
+                key,
+                client: forwarded_client(&parts.headers),
+            }),
             None => Err(ApiError::new(
                 ErrorCode::Unauthenticated,
                 "unknown or revoked API key",

@@ -190,7 +190,7 @@ pub async fn lookup(
 /// Refuses a caller that has used up its failed token attempts, so invite
 /// tokens cannot be guessed at speed through the sidecar.
 fn token_guard(app: &App, caller: &Caller) -> Result<(), ApiError> {
-    match app.token_failures.blocked(&caller.key) {
+    match app.token_failures.blocked(&caller.limit_key()) {
         Some(wait) => Err(ApiError::new(
             ErrorCode::RateLimited,
             format!("too many failed invite token attempts with this key; retry in {wait} s"),
@@ -211,7 +211,7 @@ fn count_failure<T>(
             err.code,
             ErrorCode::InviteNotFound | ErrorCode::InviteEmailMismatch
         ) {
-            app.token_failures.failed(&caller.key);
+            app.token_failures.failed(&caller.limit_key());
         }
         err
     })

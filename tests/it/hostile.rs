@@ -219,6 +219,16 @@ async fn failed_token_attempts_are_limited_per_key() {
     t.post("/v1/invites/decline", None, json!({"token": "guess-7"}))
         .await
         .expect_error(429, "rate_limited");
+    // Another end user behind the same host key, named by the host, is not
+    // blocked by the first one's failures.
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/invites/lookup")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", "203.0.113.9, 10.0.0.1")
+        .body(Body::from(r#"{"token": "guess-8"}"#))
+        .unwrap();
+    t.send(req).await.expect_error(404, "invite_not_found");
 }
 
 /// A loopback TCP connection with bounded reads.

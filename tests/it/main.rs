@@ -8,8 +8,10 @@
 mod smtp;
 mod support;
 
+mod contention;
 mod decision_log;
 mod decisions;
+mod durability;
 mod e2e;
 mod errors;
 mod hostile;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::smtp::{dead_port, SmtpServer};
+use crate::smtp::{dead_port, SilentServer, SmtpServer};
 use crate::support::*;
 
 const MAIL_WAIT: Duration = Duration::from_secs(20);
@@ -611,6 +611,53 @@ async fn mail_is_retried_until_the_smtp_server_is_back() {
     accept(&t, &mail.token(), "kim", "kim@example.com")
         .await
         .expect(200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_smtp_server_times_out_and_the_mail_is_retried_not_lost() {
+    let port = dead_port();
+    let silent = SilentServer::start_on(port);
+    let url = format!("smtp://{port}");
+    let t = TestApp::builder()
+        .with_background()
+        .with_settings(move |s| {
+            s.smtp_url = Some(url);
+            s.smtp_timeout_ms = 300;
+            s.mail_max_attempts = 50;
+        })
+        .build();
+    t.seed_acme().await;
+    let created = invite(&t, "olive", "hana@example.com", "member", true)
+        .await
+        .expect(201);
+    let path = format!(
+        "/v1/orgs/acme/invites/{}",
+        issued(&created)["id"].as_str().unwrap()
+    );
+    // Attempts end by timeout (the server never answers) and are retried.
+    let timing_out = eventually(MAIL_WAIT, || async {
+        let d = t.get(&path, Some("olive")).await.body["delivery"].clone();
+        d["status"] == "queued" && d["attempts"].as_u64() >= Some(2)
+    })
+    .await;
+    assert!(timing_out, "{:#}", t.get(&path, Some("olive")).await.body);
+    let error = t.get(&path, Some("olive")).await.body["delivery"]["last_error"].clone();
+    assert!(
+        error.as_str().unwrap().to_lowercase().contains("time"),
+        "{error}"
+    );
+    // Decisions and management calls were never held up by it.
+    t.get("/v1/orgs/acme", Some("olive")).await.expect(200);
+
+    drop(silent);
+    let smtp = SmtpServer::start_on(port).await;
+    smtp.wait_for("hana@example.com", MAIL_WAIT).await;
+    let sent = eventually(MAIL_WAIT, || async {
+        t.get(&path, Some("olive")).await.body["delivery"]["status"] == "sent"
+    })
+    .await;
+    assert!(sent);
+    assert_eq!(smtp.count_to("hana@example.com"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

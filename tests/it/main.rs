@@ -14,6 +14,7 @@ mod decisions;
 mod durability;
 mod e2e;
 mod errors;
+mod faults;
 mod hostile;
 mod invites;
 mod matrix;

@@ -24,5 +24,6 @@ mod permissions;
 mod policy_cli;
 mod policy_tests;
 mod reload;
+mod secrets;
 mod walkthrough;
 mod workspaces;

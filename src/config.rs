@@ -202,6 +202,17 @@ impl Settings {
         )
     }
 
+    /// The settings a TOML text gives over the defaults (no environment,
+    /// no flags): what a settings file alone means.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(Box::new)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
     fn load_with_env(
         file: Option<&Path>,
         overrides: &Overrides,

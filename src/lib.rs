@@ -18,6 +18,7 @@ pub mod mail;
 pub mod metrics;
 pub mod model;
 pub mod policytest;
+pub mod routes;
 pub mod secret;
 pub mod snapshot;
 pub mod store;

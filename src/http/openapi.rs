@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
-use super::{decisions, invites, ops, orgs, permissions, workspaces};
+use super::{decisions, forward, invites, ops, orgs, permissions, workspaces};
 
 /// Every error, as RFC 9457 problem+json.
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,6 +66,8 @@ impl Modify for BearerKey {
     paths(
         decisions::is_authorized,
         decisions::is_authorized_batch,
+        forward::forward_auth,
+        forward::routes,
         permissions::get,
         permissions::post,
         orgs::create_org,
@@ -106,6 +108,7 @@ impl Modify for BearerKey {
     modifiers(&BearerKey),
     tags(
         (name = "decisions", description = "Is-authorized questions"),
+        (name = "forward auth", description = "The authorization step of a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`), mapped by the routes file"),
         (name = "organizations"),
         (name = "members"),
         (name = "workspaces"),

@@ -12,6 +12,7 @@ mod decision_log;
 mod decisions;
 mod e2e;
 mod errors;
+mod forward;
 mod invites;
 mod matrix;
 mod members;

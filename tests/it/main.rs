@@ -17,6 +17,7 @@ mod invites;
 mod matrix;
 mod members;
 mod metrics;
+mod nginx;
 mod permissions;
 mod policy_cli;
 mod policy_tests;

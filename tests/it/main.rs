@@ -18,6 +18,7 @@ mod matrix;
 mod members;
 mod metrics;
 mod nginx;
+mod notes;
 mod permissions;
 mod policy_cli;
 mod policy_tests;

@@ -417,3 +417,20 @@ async fn forward_auth_answers_are_counted() {
         "{text}"
     );
 }
+
+#[test]
+fn an_invalid_routes_file_stops_the_binary_at_start() {
+    let dir = workdir();
+    std::fs::write(
+        dir.path().join("policies/routes.yaml"),
+        "routes:\n  - {method: GET, path: \"/a/{id}\", action: org.read, resource: {type: Organization, id: \"{org}\"}}\n",
+    )
+    .unwrap();
+    let out = tenantgate_cli(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid forward-auth routes") && stderr.contains("`{org}`"),
+        "{stderr}"
+    );
+}

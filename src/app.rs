@@ -14,6 +14,7 @@ use crate::domain::{InviteSettings, Tenancy};
 use crate::keys::KeyRing;
 use crate::mail::{MailError, Mailer};
 use crate::ratelimit::FailureLimiter;
+use crate::routes::{Routes, RoutesError};
 use crate::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
 use crate::watch::{self, WatchError};
@@ -30,6 +31,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("no valid policy set, refusing to start:\n{0}")]
     Policies(#[from] LoadError),
+    #[error("invalid forward-auth routes, refusing to start: {0}")]
+    Routes(#[from] RoutesError),
     #[error(transparent)]
     Watch(#[from] WatchError),
     #[error("mail settings: {0}")]
@@ -51,6 +54,8 @@ pub struct App {
     pub settings: Settings,
     pub store: Arc<Store>,
     pub authz: Arc<Authz>,
+    /// The forward-auth routes.
+    pub routes: Arc<Routes>,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub tenancy: Tenancy,
     pub keys: Arc<KeyRing>,
@@ -83,6 +88,7 @@ impl App {
             &settings.schema,
             gate,
         )?);
+        let routes = Arc::new(Routes::load(&settings.routes_path())?);
         let (access, revision) =
             store.read(|db| Ok::<_, StoreError>((db.load_all_access()?, db.data_revision()?)))?;
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(access, revision)));
@@ -113,6 +119,7 @@ impl App {
             settings,
             store,
             authz,
+            routes,
             snapshot,
             tenancy,
             keys,
@@ -211,13 +218,14 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
              with the admin scope; create a key with `tenantgate keys create --scope admin` to require keys"
         );
     }
-    let _watcher = watch::watch(
-        app.authz.clone(),
+    let sources: Vec<Arc<dyn watch::Source>> = vec![app.authz.clone(), app.routes.clone()];
+    let _watcher = watch::watch_all(
+        sources.clone(),
         Duration::from_millis(app.settings.reload_debounce_ms),
     )?;
     let mut tasks = app.spawn_background();
     tasks.push(watch::spawn_poller(
-        app.authz.clone(),
+        sources,
         Duration::from_millis(app.settings.reload_poll_ms),
     ));
     tasks.push(spawn_key_refresher(app.clone()));

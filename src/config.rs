@@ -79,6 +79,12 @@ pub struct Settings {
     pub key_refresh_ms: u64,
     /// `text` or `json` log lines.
     pub log_format: LogFormat,
+    /// The forward-auth routes file; unset: `routes.yaml` in the policies
+    /// folder.
+    pub routes: Option<PathBuf>,
+    /// Header in which the proxy's authentication names the user of a
+    /// forward-auth request.
+    pub forward_auth_user_header: String,
     /// Decision log: `stdout` or a file path (JSON lines); unset: off.
     pub decision_log: Option<String>,
     /// Fraction of decisions logged, 0–1.
@@ -126,6 +132,8 @@ impl Default for Settings {
             require_policy_tests: true,
             key_refresh_ms: 2_000,
             log_format: LogFormat::Text,
+            routes: None,
+            forward_auth_user_header: "X-User-Id".to_owned(),
             decision_log: None,
             decision_log_sample: 1.0,
             decision_log_buffer: 10_000,
@@ -158,7 +166,7 @@ pub enum ConfigError {
 }
 
 /// Names accepted from the environment (after `TENANTGATE_`).
-const ENV_KEYS: [&str; 31] = [
+const ENV_KEYS: [&str; 33] = [
     "listen",
     "data_dir",
     "policies",
@@ -187,6 +195,8 @@ const ENV_KEYS: [&str; 31] = [
     "require_policy_tests",
     "key_refresh_ms",
     "log_format",
+    "routes",
+    "forward_auth_user_header",
     "decision_log",
     "decision_log_sample",
     "decision_log_buffer",
@@ -270,12 +280,25 @@ impl Settings {
                 "`invite_expiry_days` must be between 1 and 30".to_owned(),
             ));
         }
+        if !is_header_name(&self.forward_auth_user_header) {
+            return Err(ConfigError::Value(format!(
+                "`forward_auth_user_header` `{}` is not an HTTP header name",
+                self.forward_auth_user_header
+            )));
+        }
         if !self.accept_url_template.contains("{token}") {
             return Err(ConfigError::Value(
                 "`accept_url_template` must contain `{token}`".to_owned(),
             ));
         }
         Ok(())
+    }
+
+    /// The forward-auth routes file.
+    pub fn routes_path(&self) -> PathBuf {
+        self.routes
+            .clone()
+            .unwrap_or_else(|| self.policies.join("routes.yaml"))
     }
 
     /// Folder of the `.eml` files written when no SMTP URL is set.
@@ -287,6 +310,14 @@ impl Settings {
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("tenantgate.sqlite")
     }
+}
+
+/// An HTTP header name (RFC 9110 token), of a sane length.
+fn is_header_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -325,6 +356,8 @@ mod tests {
             jail.create_file("bad.toml", "listne = \"127.0.0.1:1\"\n")?;
             assert!(Settings::load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
             jail.create_file("zero.toml", "max_body_bytes = 0\n")?;
+            jail.create_file("header.toml", "forward_auth_user_header = \"X User\"\n")?;
+            assert!(Settings::load(Some(Path::new("header.toml")), &Overrides::default()).is_err());
             assert!(Settings::load(Some(Path::new("zero.toml")), &Overrides::default()).is_err());
             assert!(
                 Settings::load(Some(Path::new("missing.toml")), &Overrides::default()).is_err()

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod policytest;
 pub mod ratelimit;
+pub mod routes;
 pub mod secret;
 pub mod snapshot;
 pub mod store;

@@ -20,6 +20,7 @@ pub const OVERLOAD_TOTAL: &str = "tenantgate_overload_rejections_total";
 pub const HTTP_REQUEST_DURATION: &str = "tenantgate_http_request_duration_seconds";
 pub const POLICY_RELOADS_TOTAL: &str = "tenantgate_policy_reloads_total";
 pub const MAIL_DELIVERY_TOTAL: &str = "tenantgate_mail_delivery_total";
+pub const FORWARD_AUTH_TOTAL: &str = "tenantgate_forward_auth_total";
 
 /// Upper bounds of the decision-time buckets: 5 µs to 10 ms.
 const DECISION_BUCKETS: &[f64] = &[
@@ -114,6 +115,10 @@ fn describe() {
         "Policy reloads that swapped in a new set or ended a failure (ok), or were rejected."
     );
     describe_counter!(
+        FORWARD_AUTH_TOTAL,
+        "Forward-auth answers: allow, deny (by policy), no_principal, no_route, invalid (unusable forwarded request)."
+    );
+    describe_counter!(
         MAIL_DELIVERY_TOTAL,
         "Invite email delivery attempts: sent, failed for good, or to retry."
     );
@@ -169,6 +174,27 @@ pub fn policy_reload(outcome: Reload) {
         Reload::Rejected => "rejected",
     };
     ::metrics::counter!(POLICY_RELOADS_TOTAL, "outcome" => outcome).increment(1);
+}
+
+/// How a forward-auth request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    Allow,
+    Deny,
+    NoPrincipal,
+    NoRoute,
+    Invalid,
+}
+
+pub fn forward_auth(outcome: Forward) {
+    let outcome = match outcome {
+        Forward::Allow => "allow",
+        Forward::Deny => "deny",
+        Forward::NoPrincipal => "no_principal",
+        Forward::NoRoute => "no_route",
+        Forward::Invalid => "invalid",
+    };
+    ::metrics::counter!(FORWARD_AUTH_TOTAL, "outcome" => outcome).increment(1);
 }
 
 /// Outcome of one delivery attempt.

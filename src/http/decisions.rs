@@ -1,7 +1,7 @@
 //! `POST /v1/is_authorized` and its batch form.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use serde::Serialize;
@@ -30,7 +30,12 @@ pub async fn is_authorized(
     let snapshot = app.snapshot.load();
     let started = Instant::now();
     let decision = app.authz.decide(&snapshot, &req)?;
-    let elapsed = started.elapsed();
+    observe(&app, &req, &decision, started.elapsed());
+    Ok(Json(decision))
+}
+
+/// Counts one answered decision and offers it to the decision log.
+pub(super) fn observe(app: &App, req: &DecisionRequest, decision: &Decision, elapsed: Duration) {
     crate::metrics::decision(
         decision.decision,
         app.authz.action_label(&req.action),
@@ -48,11 +53,10 @@ pub async fn is_authorized(
             &req.resource,
             req.context.as_ref(),
             entities,
-            &decision,
+            decision,
             elapsed,
         ));
     }
-    Ok(Json(decision))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -34,6 +34,7 @@ pub enum ErrorCode {
     AlreadyExists,
     MethodNotAllowed,
     UnsupportedMediaType,
+    PrincipalRequired,
 }
 
 impl ErrorCode {
@@ -70,6 +71,10 @@ impl ErrorCode {
             UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "expected application/json",
+            ),
+            PrincipalRequired => (
+                StatusCode::UNAUTHORIZED,
+                "the forwarded request names no authenticated user",
             ),
         }
     }

@@ -258,40 +258,77 @@ impl FromRequestParts<Arc<App>> for Caller {
                 Some(id.to_owned())
             }
         };
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        if app.keyless_mode() {
-            return Ok(Self {
-                scope: Scope::Admin,
-                actor,
-                key: "keyless".to_owned(),
-                client: forwarded_client(&parts.headers),
-            });
-        }
-        let Some(secret) = bearer else {
-            return Err(ApiError::new(
-                ErrorCode::Unauthenticated,
-                "send an API key as `Authorization: Bearer <key>`",
-            ));
-        };
-        match app.keys.lookup(secret) {
-            Some((key, scope)) => Ok(Self {
-                scope,
-                actor,
-                key,
-                client: forwarded_client(&parts.headers),
-            }),
-            None => Err(ApiError::new(
-                ErrorCode::Unauthenticated,
-                "unknown or revoked API key",
-            )),
-        }
+        let (key, scope) = key_scope(parts, app)?;
+        Ok(Self {
+            scope,
+            actor,
+            key,
+            client: forwarded_client(&parts.headers),
+        })
+    }
+}
+
+/// The caller of a call that never acts for a user (forward auth): only
+/// the key counts, so an `X-Actor-Id` the proxy passes through from the
+/// client cannot fail the call.
+#[derive(Debug, Clone)]
+pub struct KeyOnly(pub Caller);
+
+impl FromRequestParts<Arc<App>> for KeyOnly {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        let (key, scope) = key_scope(parts, app)?;
+        Ok(Self(Caller {
+            scope,
+            actor: None,
+            key,
+            client: forwarded_client(&parts.headers),
+        }))
+    }
+}
+
+/// The key of `Authorization: Bearer <key>`, or the password of
+/// `Authorization: Basic` (what an HTTP client sends for a URL with
+/// user-info, the only way some proxies can authenticate their
+/// forward-auth calls).
+fn presented_key(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.trim().to_owned());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        return text.split_once(':').map(|(_, key)| key.to_owned());
+    }
+    None
+}
+
+/// The id and scope of the presented key (`keyless` and `admin` in
+/// development mode).
+fn key_scope(parts: &Parts, app: &App) -> Result<(String, Scope), ApiError> {
+    if app.keyless_mode() {
+        return Ok(("keyless".to_owned(), Scope::Admin));
+    }
+    let Some(secret) = presented_key(parts) else {
+        return Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            "send an API key as `Authorization: Bearer <key>`",
+        ));
+    };
+    match app.keys.lookup(&secret) {
+        Some(found) => Ok(found),
+        None => Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            "unknown or revoked API key",
+        )),
     }
 }

@@ -4,6 +4,7 @@
 mod decisions;
 pub mod error;
 pub mod extract;
+mod forward;
 mod invites;
 pub mod openapi;
 mod ops;
@@ -23,7 +24,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::header::AUTHORIZATION;
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 use axum::{BoxError, Router};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
@@ -49,6 +50,9 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/is_authorized/batch",
             post(decisions::is_authorized_batch),
         )
+        // Any method: proxies differ in the method of their auth call.
+        .route("/v1/forward_auth", any(forward::forward_auth))
+        .route("/v1/routes", get(forward::routes))
         .route("/v1/orgs", post(orgs::create_org))
         .route(
             "/v1/orgs/{org}",

@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
-use super::{decisions, invites, ops, orgs, permissions, workspaces};
+use super::{decisions, forward, invites, ops, orgs, permissions, workspaces};
 
 #[path = "openapi_constraints.rs"]
 mod constraints;
@@ -72,6 +72,8 @@ impl Modify for BearerKey {
     paths(
         decisions::is_authorized,
         decisions::is_authorized_batch,
+        forward::forward_auth,
+        forward::routes,
         permissions::get,
         permissions::post,
         orgs::create_org,
@@ -112,6 +114,7 @@ impl Modify for BearerKey {
     modifiers(&BearerKey),
     tags(
         (name = "decisions", description = "Is-authorized questions"),
+        (name = "forward auth", description = "The authorization step of a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`), mapped by the routes file"),
         (name = "organizations"),
         (name = "members"),
         (name = "workspaces"),

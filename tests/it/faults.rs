@@ -22,7 +22,8 @@ fn watch(
     tokio::task::JoinHandle<()>,
 ) {
     let watcher = tenantgate::watch::watch(t.app.authz.clone(), Duration::from_millis(50)).unwrap();
-    let poller = tenantgate::watch::spawn_poller(t.app.authz.clone(), Duration::from_millis(200));
+    let poller =
+        tenantgate::watch::spawn_poller(vec![t.app.authz.clone()], Duration::from_millis(200));
     (watcher, poller)
 }
 

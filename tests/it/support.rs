@@ -65,6 +65,29 @@ pub fn workdir() -> TempDir {
     dir
 }
 
+/// `workdir` plus the example host's Document schema and policies and the
+/// notes example's forward-auth routes.
+pub fn notes_workdir() -> TempDir {
+    let dir = workdir();
+    let host = repo_dir("examples/host");
+    let copy = |from: PathBuf, to: PathBuf| {
+        std::fs::copy(from, to).unwrap();
+    };
+    copy(
+        host.join("host.cedarschema"),
+        dir.path().join("schema/host.cedarschema"),
+    );
+    copy(
+        host.join("documents.cedar"),
+        dir.path().join("policies/documents.cedar"),
+    );
+    copy(
+        repo_dir("examples/notes/routes.yaml"),
+        dir.path().join("policies/routes.yaml"),
+    );
+    dir
+}
+
 /// The answer to one call.
 #[derive(Debug)]
 pub struct Resp {
@@ -114,6 +137,7 @@ pub struct Builder {
     host_resources: bool,
     policy_tests: bool,
     background: bool,
+    routes: Option<String>,
     settings: Option<SettingsEdit>,
 }
 
@@ -134,6 +158,12 @@ impl Builder {
     /// Runs the mail sender and expiry sweep (fast retries, fast polling).
     pub fn with_background(mut self) -> Self {
         self.background = true;
+        self
+    }
+
+    /// Writes `text` as the forward-auth routes file (`policies/routes.yaml`).
+    pub fn with_routes(mut self, text: &str) -> Self {
+        self.routes = Some(text.to_owned());
         self
     }
 
@@ -163,6 +193,9 @@ impl Builder {
                 policies.join("documents.cedar"),
             )
             .unwrap();
+        }
+        if let Some(text) = &self.routes {
+            std::fs::write(policies.join("routes.yaml"), text).unwrap();
         }
         let mut settings = Settings {
             data_dir: dir.path().join("data"),

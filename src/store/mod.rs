@@ -267,4 +267,30 @@ mod tests {
         assert!(store.read(|db| db.get_org("acme")).unwrap().is_none());
         assert_eq!(store.read(|db| db.data_revision()).unwrap(), 0);
     }
+
+    #[test]
+    fn a_database_refusing_writes_is_unavailable_not_a_bug() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        drop(Store::open(&path).unwrap());
+        // What the store sees when its file turns read-only or another
+        // process holds the write lock: errors the API answers with 503.
+        let read_only =
+            Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        let err = StoreError::from(
+            read_only
+                .execute("UPDATE meta SET value = value", [])
+                .unwrap_err(),
+        );
+        assert!(err.is_unavailable(), "{err}");
+        let locker = Connection::open(&path).unwrap();
+        locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        let err = StoreError::from(other.execute_batch("BEGIN IMMEDIATE").unwrap_err());
+        assert!(err.is_unavailable(), "{err}");
+        let err = StoreError::from(rusqlite::Error::QueryReturnedNoRows);
+        assert!(!err.is_unavailable(), "a bug is not an outage");
+    }
 }

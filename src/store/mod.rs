@@ -276,8 +276,7 @@ mod tests {
         // What the store sees when its file turns read-only or another
         // process holds the write lock: errors the API answers with 503.
         let read_only =
-            Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .unwrap();
+            Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
         let err = StoreError::from(
             read_only
                 .execute("UPDATE meta SET value = value", [])

@@ -3,6 +3,8 @@
 //! atomic pointer, builds each request's entity slice from the membership
 //! snapshot and evaluates.
 
+mod assemble;
+mod cache;
 mod diagnostics;
 mod format;
 mod load;
@@ -14,7 +16,11 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use cedar_policy::{Authorizer, Context, Entities, Entity, EntityId, EntityUid, Request};
+use cedar_policy::{Authorizer, Context, Entities, EntityId, EntityUid, Request};
+use cedar_policy_core::ast;
+use cedar_policy_core::entities::{EntityJsonParser, TCComputation};
+use cedar_policy_core::extensions::Extensions;
+use cedar_policy_core::validator::CoreSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -214,6 +220,9 @@ pub struct Authz {
     /// Serializes reloads so two watchers' events cannot race.
     reload_lock: Mutex<()>,
     authorizer: Authorizer,
+    /// Built organization and workspace entities; valid across data and
+    /// policy changes (see [`cache`]).
+    entity_cache: cache::EntityCache,
 }
 
 impl std::fmt::Debug for Authz {
@@ -246,6 +255,7 @@ impl Authz {
             last_reload: Mutex::new(status),
             reload_lock: Mutex::new(()),
             authorizer: Authorizer::new(),
+            entity_cache: cache::EntityCache::default(),
         })
     }
 
@@ -382,7 +392,8 @@ impl Authz {
         req: &DecisionRequest,
     ) -> Result<Decision, RequestError> {
         let bundle = self.current.load();
-        let mut slice = slice::SliceBuilder::new(snapshot).map_err(RequestError::Invalid)?;
+        let mut slice = slice::SliceBuilder::new(snapshot, &self.entity_cache)
+            .map_err(RequestError::Invalid)?;
         let host = host_entities(&bundle, req.entities.as_ref(), &mut slice)?;
         let request = parse_request(
             &bundle,
@@ -409,7 +420,8 @@ impl Authz {
             )));
         }
         let bundle = self.current.load();
-        let mut slice = slice::SliceBuilder::new(snapshot).map_err(RequestError::Invalid)?;
+        let mut slice = slice::SliceBuilder::new(snapshot, &self.entity_cache)
+            .map_err(RequestError::Invalid)?;
         let host = host_entities(&bundle, batch.entities.as_ref(), &mut slice)?;
         let requests = batch
             .requests
@@ -595,7 +607,7 @@ fn host_entities(
     bundle: &load::PolicyBundle,
     entities: Option<&Value>,
     slice: &mut slice::SliceBuilder<'_>,
-) -> Result<Vec<Entity>, RequestError> {
+) -> Result<Vec<ast::Entity>, RequestError> {
     let items = match entities {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
@@ -626,35 +638,35 @@ fn host_entities(
     }
     // One entity at a time: parsing the list as `Entities` with a schema
     // would also rebuild every action entity of the schema per request.
+    // Parsed with the schema, each entity is also checked against it (as
+    // `cedar_policy::Entity::from_json_value` does), so the store does not
+    // check it again; the core parser hands the entity over without a copy.
+    let schema = CoreSchema::new(bundle.schema.as_ref());
+    let parser = EntityJsonParser::new(
+        Some(&schema),
+        Extensions::all_available(),
+        TCComputation::ComputeNow,
+    );
     items
         .iter()
         .map(|item| {
             slice.want_refs_in(item);
-            Entity::from_json_value(item.clone(), Some(&bundle.schema))
+            parser
+                .single_from_json_value(item.clone())
                 .map_err(|e| invalid("entities", e))
         })
         .collect()
 }
 
-/// The request's entities, checked against the schema, plus the sidecar's
-/// slice.
+/// The request's entities, checked against the schema when parsed, plus the
+/// sidecar's slice, built in the schema's shape (checked once at load).
 fn assemble(
     bundle: &load::PolicyBundle,
-    host: Vec<Entity>,
+    host: Vec<ast::Entity>,
     slice: slice::SliceBuilder<'_>,
 ) -> Result<Entities, RequestError> {
     let sidecar = slice.build().map_err(RequestError::Invalid)?;
-    let mut entities = bundle.actions.clone();
-    if !host.is_empty() {
-        entities = entities
-            .add_entities(host, Some(&bundle.schema))
-            .map_err(|e| invalid("entities", e))?;
-    }
-    // The sidecar's own entities are built in the schema's shape (checked
-    // once at load), so they need no validation per request.
-    entities
-        .add_entities(sidecar, None)
-        .map_err(|e| invalid("entities", e))
+    assemble::store(&bundle.actions, sidecar, host).map_err(|e| invalid("entities", e))
 }
 
 #[cfg(test)]

@@ -181,3 +181,64 @@ fn policies_by_action_keep_groups_and_unconstrained_scopes() {
     let other = authz.check(&snap, "banned", "org.read", Target::Org("acme"), &[]);
     assert_eq!(other.reasons, vec!["any"]);
 }
+
+/// The request's entities reach their ancestors through each other and
+/// through the sidecar's entities (a document in a folder in a workspace is
+/// in the workspace's organization), and a cycle among them is refused.
+#[test]
+fn host_entities_reach_every_ancestor_and_cycles_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (policies, schema) = (dir.path().join("p"), dir.path().join("s"));
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::create_dir_all(&schema).unwrap();
+    std::fs::copy(
+        root.join("schema/tenantgate.cedarschema"),
+        schema.join("t.cedarschema"),
+    )
+    .unwrap();
+    std::fs::write(
+        schema.join("host.cedarschema"),
+        "entity Folder in [Folder, Workspace];\nentity Doc in [Folder];\n\
+         action \"doc.view\" appliesTo { principal: User, resource: Doc };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        policies.join("p.cedar"),
+        "@id(\"in-acme\") permit (principal, action == Action::\"doc.view\", resource) when { resource in Organization::\"acme\" };\n",
+    )
+    .unwrap();
+    let authz = Authz::load(&policies, &schema).unwrap();
+    let snap = snapshot();
+    let view = |entities: Value| {
+        ask(
+            &authz,
+            &snap,
+            json!({"principal": {"type": "User", "id": "mia"}, "action": {"type": "Action", "id": "doc.view"},
+                   "resource": {"type": "Doc", "id": "d1"}, "entities": entities}),
+        )
+    };
+    let folder = |id: &str, parents: Value| json!({"uid": {"type": "Folder", "id": id}, "attrs": {}, "parents": parents});
+    let doc = json!({"uid": {"type": "Doc", "id": "d1"}, "attrs": {}, "parents": [{"type": "Folder", "id": "f1"}]});
+
+    // Listed before or after the folders that lead to the workspace.
+    let nested = json!([
+        doc.clone(),
+        folder("f1", json!([{"type": "Folder", "id": "f2"}])),
+        folder("f2", json!([{"type": "Workspace", "id": "ws1"}])),
+    ]);
+    let allowed = view(nested).unwrap();
+    assert!(allowed.allowed(), "{allowed:?}");
+    assert_eq!(allowed.reasons, vec!["in-acme"]);
+
+    let elsewhere = view(json!([doc.clone(), folder("f1", json!([]))])).unwrap();
+    assert!(!elsewhere.allowed(), "{elsewhere:?}");
+
+    let cycle = json!([
+        doc,
+        folder("f1", json!([{"type": "Folder", "id": "f2"}])),
+        folder("f2", json!([{"type": "Folder", "id": "f1"}])),
+    ]);
+    let err = view(cycle).unwrap_err();
+    assert!(matches!(err, RequestError::Invalid(_)), "{err}");
+}

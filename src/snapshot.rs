@@ -97,6 +97,12 @@ impl Snapshot {
         self.users.get(user).map(|u| &**u)
     }
 
+    /// A user's roles as shared: a patch gives a changed user new roles,
+    /// so callers may key what they derive from them on the pointer.
+    pub fn user_roles(&self, user: &str) -> Option<&Arc<UserRoles>> {
+        self.users.get(user)
+    }
+
     pub fn org_count(&self) -> usize {
         self.orgs.len()
     }

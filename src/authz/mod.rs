@@ -542,10 +542,8 @@ fn parse_uid(
         Value::Object(map) => {
             // Fast path for the plain `{"type", "id"}` form of a known type;
             // everything else goes through Cedar's own parser.
-            if let (2, Some(Value::String(kind)), Some(Value::String(id))) =
-                (map.len(), map.get("type"), map.get("id"))
-            {
-                if let Some(name) = bundle.types.get(kind.as_str()) {
+            if let Some((kind, id)) = plain_type_and_id(map) {
+                if let Some(name) = bundle.types.get(kind) {
                     return Ok(EntityUid::from_type_name_and_id(
                         name.clone(),
                         EntityId::new(id),
@@ -558,6 +556,24 @@ fn parse_uid(
             "{what}: expected an object {{\"type\", \"id\"}} or a string like `User::\"alice\"`"
         ))),
     }
+}
+
+/// The strings of an object that is exactly `{"type": "…", "id": "…"}`.
+/// Walks the two entries instead of looking them up: the JSON map keeps
+/// insertion order and hashes every key looked up, which showed in profiles.
+pub(crate) fn plain_type_and_id(map: &serde_json::Map<String, Value>) -> Option<(&str, &str)> {
+    if map.len() != 2 {
+        return None;
+    }
+    let (mut kind, mut id) = (None, None);
+    for (key, value) in map {
+        match (key.as_str(), value) {
+            ("type", Value::String(s)) => kind = Some(s.as_str()),
+            ("id", Value::String(s)) => id = Some(s.as_str()),
+            _ => return None,
+        }
+    }
+    kind.zip(id)
 }
 
 /// `Type::"id"` of a known type with a plain id (no escapes), without

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::cache::EntityCache;
 use crate::model::{OrgRole, WorkspaceRole};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, UserRoles};
 
 /// The entity types the sidecar owns and builds from its database.
 pub const SIDECAR_TYPES: [&str; 4] = ["User", "Organization", "Workspace", "Role"];
@@ -136,7 +136,19 @@ impl<'s> SliceBuilder<'s> {
     }
 
     fn want_json_uid(&mut self, value: &Value) {
-        if let Ok(uid) = EntityUid::from_json(value.clone()) {
+        // The plain form needs no parser: JSON type names are compared in
+        // normalized form, so only these exact strings name sidecar types.
+        if let Some((kind, id)) = value.as_object().and_then(super::plain_type_and_id) {
+            let t = self.types;
+            let name = match kind {
+                "User" => &t.user,
+                "Organization" => &t.org,
+                "Workspace" => &t.workspace,
+                "Role" => &t.role,
+                _ => return,
+            };
+            self.want(&uid(name, id));
+        } else if let Ok(uid) = EntityUid::from_json(value.clone()) {
             self.want(&uid);
         }
     }
@@ -160,22 +172,27 @@ impl<'s> SliceBuilder<'s> {
         let id = wanted.id().unescaped();
         let name = wanted.type_name();
         if name == &t.user {
-            let mut parents = HashSet::new();
-            if let Some(roles) = self.snapshot.user(id) {
+            let build = |roles: Option<&UserRoles>| {
+                let mut parents = HashSet::new();
                 // `groups()` lists a role and every role it outranks, so the
                 // parents are already all the user's ancestors.
-                for (org, role) in &roles.orgs {
+                for (org, role) in roles.iter().flat_map(|r| &r.orgs) {
                     for group in role.groups() {
                         parents.insert(core_uid(&t.role, &org_role_id(org, *group)));
                     }
                 }
-                for (org, ws, role) in &roles.workspaces {
+                for (org, ws, role) in roles.iter().flat_map(|r| &r.workspaces) {
                     for group in role.groups() {
                         parents.insert(core_uid(&t.role, &workspace_role_id(org, ws, *group)));
                     }
                 }
-            }
-            Ok(Some(Arc::new(closed_entity(wanted.clone(), parents))))
+                closed_entity(wanted.clone(), parents)
+            };
+            Ok(Some(match self.snapshot.user_roles(id) {
+                Some(roles) => self.cache.user(id, roles, || build(Some(roles))),
+                // Someone without roles: nothing to look up or cache.
+                None => Arc::new(build(None)),
+            }))
         } else if name == &t.org {
             // Built even for an unknown id: its role groups have no members,
             // so policies simply deny instead of failing on a missing entity.

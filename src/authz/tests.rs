@@ -242,3 +242,53 @@ fn host_entities_reach_every_ancestor_and_cycles_are_refused() {
     let err = view(cycle).unwrap_err();
     assert!(matches!(err, RequestError::Invalid(_)), "{err}");
 }
+
+/// Cached entities never outlive the data they were built from: a role
+/// change, or a workspace id reused in another organization, shows in the
+/// very next decision on the new snapshot.
+#[test]
+fn cached_entities_follow_the_snapshot() {
+    let authz = repo_authz();
+    let before = snapshot();
+    let update = |snap: &Snapshot, user: &str| {
+        authz
+            .check(snap, user, "org.update", Target::Org("acme"), &[])
+            .allowed()
+    };
+    let read_ws = |snap: &Snapshot, user: &str| {
+        authz
+            .check(snap, user, "workspace.read", Target::Workspace("ws1"), &[])
+            .allowed()
+    };
+    assert!(!update(&before, "mia"));
+    assert!(read_ws(&before, "carl"));
+
+    let promoted = before.with_org(
+        "acme",
+        Some(OrgAccess {
+            org_id: "acme".into(),
+            members: vec![("mia".into(), OrgRole::Admin)],
+            workspaces: vec![],
+        }),
+        8,
+    );
+    assert!(update(&promoted, "mia"));
+    // The old snapshot still answers from its own data.
+    assert!(!update(&before, "mia"));
+
+    let moved = promoted.with_org(
+        "globex",
+        Some(OrgAccess {
+            org_id: "globex".into(),
+            members: vec![("carl".into(), OrgRole::Member)],
+            workspaces: vec![WorkspaceAccess {
+                workspace_id: "ws1".into(),
+                members: vec![],
+            }],
+        }),
+        9,
+    );
+    // ws1 now belongs to globex, where carl is a plain member.
+    assert!(!read_ws(&moved, "carl"));
+    assert!(read_ws(&before, "carl"));
+}

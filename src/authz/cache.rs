@@ -11,7 +11,9 @@
 //! invalidating. (The cached `Arc` of roles is held, so its address cannot
 //! be reused by other roles while the entry exists.)
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use cedar_policy_core::ast;
@@ -19,21 +21,67 @@ use cedar_policy_core::ast;
 use crate::snapshot::UserRoles;
 
 /// Most entries per kind. Each is about 1 KB; the bound keeps memory flat
-/// at any number of organizations. A full map is simply emptied: cheaper
-/// than tracking recency on every hit, and refilled by the next decisions.
+/// at any number of organizations.
 const CAPACITY: usize = 16 * 1024;
 
-/// One kind of entry, by entity id.
-type Entries<V> = Mutex<HashMap<Box<str>, V>>;
+/// A map shared by concurrent decisions, emptied when full: cheaper than
+/// tracking recency on every hit, and refilled by the next decisions.
+#[derive(Debug)]
+pub struct Bounded<K, V> {
+    map: Mutex<HashMap<K, V>>,
+    capacity: usize,
+}
+
+impl<K: Eq + Hash, V> Bounded<K, V> {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// What `read` makes of the entry of `key`, if there is one.
+    pub fn get<Q, R>(&self, key: &Q, read: impl FnOnce(&V) -> Option<R>) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.lock().get(key).and_then(read)
+    }
+
+    pub fn insert(&self, key: K, value: V) {
+        let mut map = self.lock();
+        if map.len() >= self.capacity {
+            map.clear();
+        }
+        map.insert(key, value);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, V>> {
+        // A panic elsewhere cannot leave the map half-updated in a way that
+        // matters: every entry is complete when inserted.
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// Organization, workspace and user entities, shared by every decision.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EntityCache {
-    orgs: Entries<Arc<ast::Entity>>,
+    orgs: Bounded<Box<str>, Arc<ast::Entity>>,
     /// Workspace id → (its organization's id, its entity).
-    workspaces: Entries<(Arc<str>, Arc<ast::Entity>)>,
+    workspaces: Bounded<Box<str>, (Arc<str>, Arc<ast::Entity>)>,
     /// User id → (the roles it was built from, its entity).
-    users: Entries<(Arc<UserRoles>, Arc<ast::Entity>)>,
+    users: Bounded<Box<str>, (Arc<UserRoles>, Arc<ast::Entity>)>,
+}
+
+impl Default for EntityCache {
+    fn default() -> Self {
+        Self {
+            orgs: Bounded::new(CAPACITY),
+            workspaces: Bounded::new(CAPACITY),
+            users: Bounded::new(CAPACITY),
+        }
+    }
 }
 
 impl EntityCache {
@@ -43,12 +91,12 @@ impl EntityCache {
         id: &str,
         build: impl FnOnce() -> Result<ast::Entity, String>,
     ) -> Result<Arc<ast::Entity>, String> {
-        if let Some(hit) = lock(&self.orgs).get(id) {
-            return Ok(hit.clone());
+        if let Some(hit) = self.orgs.get(id, |e| Some(e.clone())) {
+            return Ok(hit);
         }
         // Built outside the lock so other decisions are not held up by it.
         let entity = Arc::new(build()?);
-        insert(&self.orgs, id, entity.clone());
+        self.orgs.insert(id.into(), entity.clone());
         Ok(entity)
     }
 
@@ -60,18 +108,18 @@ impl EntityCache {
         org: &Arc<str>,
         build: impl FnOnce() -> Result<ast::Entity, String>,
     ) -> Result<Arc<ast::Entity>, String> {
-        if let Some((cached_org, hit)) = lock(&self.workspaces).get(id) {
-            if cached_org == org {
-                return Ok(hit.clone());
-            }
+        let hit = self
+            .workspaces
+            .get(id, |(cached_org, e)| (cached_org == org).then(|| e.clone()));
+        if let Some(hit) = hit {
+            return Ok(hit);
         }
         let entity = Arc::new(build()?);
-        insert(&self.workspaces, id, (org.clone(), entity.clone()));
+        self.workspaces
+            .insert(id.into(), (org.clone(), entity.clone()));
         Ok(entity)
     }
-}
 
-impl EntityCache {
     /// The entity of user `id` holding `roles`, built by `build` when not
     /// cached or cached from other roles.
     pub fn user(
@@ -80,27 +128,15 @@ impl EntityCache {
         roles: &Arc<UserRoles>,
         build: impl FnOnce() -> ast::Entity,
     ) -> Arc<ast::Entity> {
-        if let Some((cached_roles, hit)) = lock(&self.users).get(id) {
-            if Arc::ptr_eq(cached_roles, roles) {
-                return hit.clone();
-            }
+        let hit = self.users.get(id, |(cached_roles, e)| {
+            Arc::ptr_eq(cached_roles, roles).then(|| e.clone())
+        });
+        if let Some(hit) = hit {
+            return hit;
         }
         let entity = Arc::new(build());
-        insert(&self.users, id, (roles.clone(), entity.clone()));
+        self.users
+            .insert(id.into(), (roles.clone(), entity.clone()));
         entity
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic elsewhere cannot leave a map half-updated in a way that
-    // matters: every entry is complete when inserted.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn insert<V>(map: &Entries<V>, id: &str, value: V) {
-    let mut map = lock(map);
-    if map.len() >= CAPACITY {
-        map.clear();
-    }
-    map.insert(id.into(), value);
 }

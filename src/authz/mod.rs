@@ -8,6 +8,7 @@ mod cache;
 mod diagnostics;
 mod format;
 mod load;
+mod memo;
 mod permissions;
 mod slice;
 
@@ -16,7 +17,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use cedar_policy::{Authorizer, Context, Entities, EntityId, EntityUid, Request};
+use cedar_policy::{Authorizer, Entities, EntityId, EntityUid, Request};
 use cedar_policy_core::ast;
 use cedar_policy_core::entities::{EntityJsonParser, TCComputation};
 use cedar_policy_core::extensions::Extensions;
@@ -603,18 +604,18 @@ fn parse_request(
     let action = parse_uid(bundle, action, "action")?;
     let resource = parse_uid(bundle, resource, "resource")?;
     let context = match context {
-        None | Some(Value::Null) => Context::empty(),
+        None | Some(Value::Null) => None,
         Some(value @ Value::Object(_)) => {
             slice.want_refs_in(value);
-            Context::from_json_value(value.clone(), Some((&bundle.schema, &action)))
-                .map_err(|e| invalid("context", e))?
+            Some(value)
         }
         Some(_) => return Err(RequestError::Invalid("context: expected an object".into())),
     };
     slice.want(&principal);
     slice.want(&resource);
-    Request::new(principal, action, resource, context, Some(&bundle.schema))
-        .map_err(|e| invalid("request does not conform to the schema", e))
+    bundle
+        .parsed
+        .request(&bundle.schema, principal, action, resource, context)
 }
 
 /// Parses the request's own entities after checking they claim nothing the
@@ -667,9 +668,11 @@ fn host_entities(
         .iter()
         .map(|item| {
             slice.want_refs_in(item);
-            parser
-                .single_from_json_value(item.clone())
-                .map_err(|e| invalid("entities", e))
+            bundle.parsed.entity(item, || {
+                parser
+                    .single_from_json_value(item.clone())
+                    .map_err(|e| invalid("entities", e))
+            })
         })
         .collect()
 }

@@ -292,3 +292,35 @@ fn cached_entities_follow_the_snapshot() {
     assert!(!read_ws(&moved, "carl"));
     assert!(read_ws(&before, "carl"));
 }
+
+/// Requests whose parts were parsed before are still checked as a whole:
+/// a repeated context passes, a wrong one or a wrong principal type fails
+/// every time.
+#[test]
+fn repeated_requests_are_still_checked_against_the_schema() {
+    let authz = repo_authz();
+    let snap = snapshot();
+    let invite = |principal: Value, context: Value| {
+        ask(
+            &authz,
+            &snap,
+            json!({"principal": principal, "action": {"type": "Action", "id": "member.invite"},
+                   "resource": {"type": "Organization", "id": "acme"}, "context": context}),
+        )
+    };
+    let olive = json!({"type": "User", "id": "olive"});
+    for _ in 0..2 {
+        assert!(invite(olive.clone(), json!({"role": "owner"}))
+            .unwrap()
+            .allowed());
+        let adam = invite(
+            json!({"type": "User", "id": "adam"}),
+            json!({"role": "owner"}),
+        );
+        assert!(!adam.unwrap().allowed());
+        assert!(invite(olive.clone(), json!({"role": 5})).is_err());
+        assert!(invite(olive.clone(), json!({})).is_err());
+        let org = json!({"type": "Organization", "id": "acme"});
+        assert!(invite(org, json!({"role": "owner"})).is_err());
+    }
+}

@@ -188,11 +188,7 @@ impl<'s> SliceBuilder<'s> {
                 }
                 closed_entity(wanted.clone(), parents)
             };
-            Ok(Some(match self.snapshot.user_roles(id) {
-                Some(roles) => self.cache.user(id, roles, || build(Some(roles))),
-                // Someone without roles: nothing to look up or cache.
-                None => Arc::new(build(None)),
-            }))
+            Ok(Some(self.cache.user(id, self.snapshot, build)))
         } else if name == &t.org {
             // Built even for an unknown id: its role groups have no members,
             // so policies simply deny instead of failing on a missing entity.
@@ -203,15 +199,14 @@ impl<'s> SliceBuilder<'s> {
                 })
                 .map(Some)
         } else if name == &t.workspace {
-            let Some(ws) = self.snapshot.workspace(id) else {
-                return Ok(None);
-            };
-            let org = uid(&t.org, &ws.org);
-            let ws_entity = self.cache.workspace(id, &ws.org, || {
-                workspace_entity(t, wanted.clone(), &ws.org, id, org.clone())
+            let found = self.cache.workspace(id, self.snapshot, |org| {
+                workspace_entity(t, wanted.clone(), org, id, uid(&t.org, org))
                     .map(|e| AsRef::<ast::Entity>::as_ref(&e).clone())
             })?;
-            self.want(&org);
+            let Some((org, ws_entity)) = found else {
+                return Ok(None);
+            };
+            self.want(&uid(&t.org, &org));
             Ok(Some(ws_entity))
         } else if name == &t.role {
             Ok(role_entity(t, wanted.clone(), id).map(Arc::new))

@@ -9,6 +9,8 @@
 //! bounded whatever requests carry). Checks on what a request may supply
 //! (reserved types, role-group parents) run before, on every request.
 
+use std::sync::Arc;
+
 use cedar_policy::{Context, EntityTypeName, EntityUid, Request, Schema};
 use cedar_policy_core::ast;
 use serde_json::Value;
@@ -34,7 +36,7 @@ struct Shape {
 #[derive(Debug)]
 pub struct ParseCache {
     /// JSON text of a host entity → the entity, parsed with the schema.
-    entities: Bounded<String, ast::Entity>,
+    entities: Bounded<String, Arc<ParsedEntity>>,
     /// A request shape that passed the schema → its parsed context.
     contexts: Bounded<Shape, Context>,
 }
@@ -48,33 +50,31 @@ impl Default for ParseCache {
     }
 }
 
+/// A host entity parsed with the schema, and the sidecar entities it
+/// references (which the decision must then include).
+#[derive(Debug)]
+pub struct ParsedEntity {
+    pub entity: ast::Entity,
+    pub refs: Vec<EntityUid>,
+}
+
 /// The JSON text of `value` when short enough to keep.
-fn text(value: &Value) -> Option<String> {
+pub fn text(value: &Value) -> Option<String> {
     serde_json::to_string(value)
         .ok()
         .filter(|t| t.len() <= MAX_TEXT)
 }
 
 impl ParseCache {
-    /// The host entity `item`, parsed (and checked) by `parse` unless the
-    /// same text was parsed before.
-    pub fn entity(
-        &self,
-        item: &Value,
-        parse: impl FnOnce() -> Result<ast::Entity, RequestError>,
-    ) -> Result<ast::Entity, RequestError> {
-        let key = text(item);
-        if let Some(hit) = key
-            .as_deref()
-            .and_then(|k| self.entities.get(k, |e| Some(e.clone())))
-        {
-            return Ok(hit);
-        }
-        let entity = parse()?;
-        if let Some(key) = key {
-            self.entities.insert(key, entity.clone());
-        }
-        Ok(entity)
+    /// The host entity of JSON text `text`, if it was parsed before (and
+    /// so passed every check a request's entity must pass).
+    pub fn known_entity(&self, text: Option<&str>) -> Option<Arc<ParsedEntity>> {
+        text.and_then(|t| self.entities.get(t, |e| Some(e.clone())))
+    }
+
+    /// Keeps the host entity parsed from `text`.
+    pub fn keep_entity(&self, text: String, parsed: Arc<ParsedEntity>) {
+        self.entities.insert(text, parsed);
     }
 
     /// The request, checked against `schema`; its context is an object or

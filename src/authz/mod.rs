@@ -636,7 +636,21 @@ fn host_entities(
             items.len()
         )));
     }
-    for item in items {
+    // A text parsed before passed the checks below then, and they depend on
+    // the text alone: only new texts are checked (and parsed).
+    let known: Vec<(Option<String>, Option<Arc<memo::ParsedEntity>>)> = items
+        .iter()
+        .map(|item| {
+            let text = memo::text(item);
+            let hit = bundle.parsed.known_entity(text.as_deref());
+            (text, hit)
+        })
+        .collect();
+    for (item, _) in items
+        .iter()
+        .zip(&known)
+        .filter(|(_, (_, hit))| hit.is_none())
+    {
         let uid = item
             .get("uid")
             .ok_or_else(|| RequestError::Invalid("entities: every entity needs a `uid`".into()))
@@ -666,13 +680,25 @@ fn host_entities(
     );
     items
         .iter()
-        .map(|item| {
-            slice.want_refs_in(item);
-            bundle.parsed.entity(item, || {
-                parser
-                    .single_from_json_value(item.clone())
-                    .map_err(|e| invalid("entities", e))
-            })
+        .zip(known)
+        .map(|(item, (text, hit))| {
+            let parsed = match hit {
+                Some(parsed) => parsed,
+                None => {
+                    let mut refs = Vec::new();
+                    slice.refs_in(item, &mut refs);
+                    let entity = parser
+                        .single_from_json_value(item.clone())
+                        .map_err(|e| invalid("entities", e))?;
+                    let parsed = Arc::new(memo::ParsedEntity { entity, refs });
+                    if let Some(text) = text {
+                        bundle.parsed.keep_entity(text, parsed.clone());
+                    }
+                    parsed
+                }
+            };
+            slice.want_all(&parsed.refs);
+            Ok(parsed.entity.clone())
         })
         .collect()
 }

@@ -121,21 +121,33 @@ impl<'s> SliceBuilder<'s> {
     /// Asks for every entity reference found anywhere in a JSON value
     /// (`{"__entity": {...}}` or a bare `{"type", "id"}` object).
     pub fn want_refs_in(&mut self, value: &Value) {
+        let mut found = Vec::new();
+        self.refs_in(value, &mut found);
+        self.want_all(&found);
+    }
+
+    /// Asks for each of `uids`.
+    pub fn want_all(&mut self, uids: &[EntityUid]) {
+        uids.iter().for_each(|uid| self.want(uid));
+    }
+
+    /// Adds to `out` every sidecar entity referenced anywhere in `value`.
+    pub fn refs_in(&self, value: &Value, out: &mut Vec<EntityUid>) {
         match value {
-            Value::Array(items) => items.iter().for_each(|v| self.want_refs_in(v)),
+            Value::Array(items) => items.iter().for_each(|v| self.refs_in(v, out)),
             Value::Object(map) => {
                 if let Some(inner) = map.get("__entity") {
-                    self.want_json_uid(inner);
+                    self.json_uid(inner, out);
                 } else if map.len() == 2 && map.contains_key("type") && map.contains_key("id") {
-                    self.want_json_uid(value);
+                    self.json_uid(value, out);
                 }
-                map.values().for_each(|v| self.want_refs_in(v));
+                map.values().for_each(|v| self.refs_in(v, out));
             }
             _ => {}
         }
     }
 
-    fn want_json_uid(&mut self, value: &Value) {
+    fn json_uid(&self, value: &Value, out: &mut Vec<EntityUid>) {
         // The plain form needs no parser: JSON type names are compared in
         // normalized form, so only these exact strings name sidecar types.
         if let Some((kind, id)) = value.as_object().and_then(super::plain_type_and_id) {
@@ -147,9 +159,11 @@ impl<'s> SliceBuilder<'s> {
                 "Role" => &t.role,
                 _ => return,
             };
-            self.want(&uid(name, id));
+            out.push(uid(name, id));
         } else if let Ok(uid) = EntityUid::from_json(value.clone()) {
-            self.want(&uid);
+            if is_sidecar_type(uid.type_name()) {
+                out.push(uid);
+            }
         }
     }
 

@@ -6,8 +6,10 @@
 //! hosts ask about the same documents, actions and contexts over and over.
 //! What Cedar makes of a JSON text under one schema never changes, so the
 //! result is kept by the text itself (only short texts, so the memory stays
-//! bounded whatever requests carry). Checks on what a request may supply
-//! (reserved types, role-group parents) run before, on every request.
+//! bounded whatever requests carry). The checks on what a request may
+//! supply (reserved types, role-group parents) also depend on the text
+//! alone: every new text is checked before it is parsed and kept, so a
+//! kept text has passed them.
 
 use std::sync::Arc;
 

@@ -4,6 +4,7 @@
 //! cheap), and the new one is swapped in atomically.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use imbl::HashMap;
@@ -46,12 +47,31 @@ impl UserRoles {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+/// The next snapshot generation: unique in the process, unlike the data
+/// revision (tests and benches build unrelated snapshots at one revision).
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     revision: u64,
+    /// Names this content: every build and patch takes a new generation;
+    /// only a clone shares it, and a clone holds the same data.
+    generation: u64,
     orgs: HashMap<Arc<str>, Arc<OrgEntry>>,
     workspaces: HashMap<Arc<str>, Arc<WorkspaceEntry>>,
     users: HashMap<Arc<str>, Arc<UserRoles>>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Self {
+            revision: 0,
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+            orgs: HashMap::new(),
+            workspaces: HashMap::new(),
+            users: HashMap::new(),
+        }
+    }
 }
 
 impl Snapshot {
@@ -85,6 +105,12 @@ impl Snapshot {
         self.revision
     }
 
+    /// Two snapshots of one generation hold the same data, so what was
+    /// checked against one holds for the other.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     pub fn org_exists(&self, org: &str) -> bool {
         self.orgs.contains_key(org)
     }
@@ -95,6 +121,12 @@ impl Snapshot {
 
     pub fn user(&self, user: &str) -> Option<&UserRoles> {
         self.users.get(user).map(|u| &**u)
+    }
+
+    /// A user's roles as shared: a patch gives a changed user new roles,
+    /// so callers may key what they derive from them on the pointer.
+    pub fn user_roles(&self, user: &str) -> Option<&Arc<UserRoles>> {
+        self.users.get(user)
     }
 
     pub fn org_count(&self) -> usize {
@@ -110,6 +142,7 @@ impl Snapshot {
     pub fn with_org(&self, org: &str, access: Option<OrgAccess>, revision: u64) -> Self {
         let mut next = self.clone();
         next.revision = revision;
+        next.generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
         let org: Arc<str> = Arc::from(org);
 
         // Forget everything the old version of the org put in place.

@@ -89,6 +89,8 @@ pub struct PolicyBundle {
     pub(super) by_action: HashMap<EntityUid, PolicySet>,
     /// Every type name of the schema, parsed.
     pub(super) types: HashMap<String, EntityTypeName>,
+    /// Request parts already parsed with this schema.
+    pub(super) parsed: super::memo::ParseCache,
     pub revision: String,
     pub loaded_at: String,
     pub files: Vec<PolicyFile>,
@@ -139,6 +141,7 @@ pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle,
         actions,
         by_action,
         types,
+        parsed: super::memo::ParseCache::default(),
         revision,
         loaded_at: crate::model::now_rfc3339(),
         files: parsed.files,

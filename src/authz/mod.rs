@@ -3,10 +3,13 @@
 //! atomic pointer, builds each request's entity slice from the membership
 //! snapshot and evaluates.
 
+mod assemble;
+mod cache;
 mod catalog;
 mod diagnostics;
 mod format;
 mod load;
+mod memo;
 mod permissions;
 mod slice;
 
@@ -15,7 +18,11 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use cedar_policy::{Authorizer, Context, Entities, Entity, EntityId, EntityUid, Request};
+use cedar_policy::{Authorizer, Entities, EntityId, EntityUid, Request};
+use cedar_policy_core::ast;
+use cedar_policy_core::entities::{EntityJsonParser, TCComputation};
+use cedar_policy_core::extensions::Extensions;
+use cedar_policy_core::validator::CoreSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -235,6 +242,9 @@ pub struct Authz {
     authorizer: Authorizer,
     gate: Option<Gate>,
     tests: Mutex<Option<TestStatus>>,
+    /// Built organization and workspace entities; valid across data and
+    /// policy changes (see [`cache`]).
+    entity_cache: cache::EntityCache,
 }
 
 impl std::fmt::Debug for Authz {
@@ -289,6 +299,7 @@ impl Authz {
             authorizer: Authorizer::new(),
             gate: None,
             tests: Mutex::new(None),
+            entity_cache: cache::EntityCache::default(),
         }
     }
 
@@ -455,7 +466,8 @@ impl Authz {
         req: &DecisionRequest,
     ) -> Result<Decision, RequestError> {
         let bundle = self.current.load();
-        let mut slice = slice::SliceBuilder::new(snapshot).map_err(RequestError::Invalid)?;
+        let mut slice = slice::SliceBuilder::new(snapshot, &self.entity_cache)
+            .map_err(RequestError::Invalid)?;
         let host = host_entities(&bundle, req.entities.as_ref(), &mut slice)?;
         let request = parse_request(
             &bundle,
@@ -482,7 +494,8 @@ impl Authz {
             )));
         }
         let bundle = self.current.load();
-        let mut slice = slice::SliceBuilder::new(snapshot).map_err(RequestError::Invalid)?;
+        let mut slice = slice::SliceBuilder::new(snapshot, &self.entity_cache)
+            .map_err(RequestError::Invalid)?;
         let host = host_entities(&bundle, batch.entities.as_ref(), &mut slice)?;
         let requests = batch
             .requests
@@ -621,10 +634,8 @@ fn parse_uid(
         Value::Object(map) => {
             // Fast path for the plain `{"type", "id"}` form of a known type;
             // everything else goes through Cedar's own parser.
-            if let (2, Some(Value::String(kind)), Some(Value::String(id))) =
-                (map.len(), map.get("type"), map.get("id"))
-            {
-                if let Some(name) = bundle.types.get(kind.as_str()) {
+            if let Some((kind, id)) = plain_type_and_id(map) {
+                if let Some(name) = bundle.types.get(kind) {
                     return Ok(EntityUid::from_type_name_and_id(
                         name.clone(),
                         EntityId::new(id),
@@ -637,6 +648,24 @@ fn parse_uid(
             "{what}: expected an object {{\"type\", \"id\"}} or a string like `User::\"alice\"`"
         ))),
     }
+}
+
+/// The strings of an object that is exactly `{"type": "…", "id": "…"}`.
+/// Walks the two entries instead of looking them up: the JSON map keeps
+/// insertion order and hashes every key looked up, which showed in profiles.
+pub(crate) fn plain_type_and_id(map: &serde_json::Map<String, Value>) -> Option<(&str, &str)> {
+    if map.len() != 2 {
+        return None;
+    }
+    let (mut kind, mut id) = (None, None);
+    for (key, value) in map {
+        match (key.as_str(), value) {
+            ("type", Value::String(s)) => kind = Some(s.as_str()),
+            ("id", Value::String(s)) => id = Some(s.as_str()),
+            _ => return None,
+        }
+    }
+    kind.zip(id)
 }
 
 /// `Type::"id"` of a known type with a plain id (no escapes), without
@@ -666,18 +695,18 @@ fn parse_request(
     let action = parse_uid(bundle, action, "action")?;
     let resource = parse_uid(bundle, resource, "resource")?;
     let context = match context {
-        None | Some(Value::Null) => Context::empty(),
+        None | Some(Value::Null) => None,
         Some(value @ Value::Object(_)) => {
             slice.want_refs_in(value);
-            Context::from_json_value(value.clone(), Some((&bundle.schema, &action)))
-                .map_err(|e| invalid("context", e))?
+            Some(value)
         }
         Some(_) => return Err(RequestError::Invalid("context: expected an object".into())),
     };
     slice.want(&principal);
     slice.want(&resource);
-    Request::new(principal, action, resource, context, Some(&bundle.schema))
-        .map_err(|e| invalid("request does not conform to the schema", e))
+    bundle
+        .parsed
+        .request(&bundle.schema, principal, action, resource, context)
 }
 
 /// Parses the request's own entities after checking they claim nothing the
@@ -686,7 +715,7 @@ fn host_entities(
     bundle: &load::PolicyBundle,
     entities: Option<&Value>,
     slice: &mut slice::SliceBuilder<'_>,
-) -> Result<Vec<Entity>, RequestError> {
+) -> Result<Vec<ast::Entity>, RequestError> {
     let items = match entities {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
@@ -698,7 +727,21 @@ fn host_entities(
             items.len()
         )));
     }
-    for item in items {
+    // A text parsed before passed the checks below then, and they depend on
+    // the text alone: only new texts are checked (and parsed).
+    let known: Vec<(Option<String>, Option<Arc<memo::ParsedEntity>>)> = items
+        .iter()
+        .map(|item| {
+            let text = memo::text(item);
+            let hit = bundle.parsed.known_entity(text.as_deref());
+            (text, hit)
+        })
+        .collect();
+    for (item, _) in items
+        .iter()
+        .zip(&known)
+        .filter(|(_, (_, hit))| hit.is_none())
+    {
         let uid = item
             .get("uid")
             .ok_or_else(|| RequestError::Invalid("entities: every entity needs a `uid`".into()))
@@ -717,35 +760,49 @@ fn host_entities(
     }
     // One entity at a time: parsing the list as `Entities` with a schema
     // would also rebuild every action entity of the schema per request.
+    // Parsed with the schema, each entity is also checked against it (as
+    // `cedar_policy::Entity::from_json_value` does), so the store does not
+    // check it again; the core parser hands the entity over without a copy.
+    let schema = CoreSchema::new(bundle.schema.as_ref());
+    let parser = EntityJsonParser::new(
+        Some(&schema),
+        Extensions::all_available(),
+        TCComputation::ComputeNow,
+    );
     items
         .iter()
-        .map(|item| {
-            slice.want_refs_in(item);
-            Entity::from_json_value(item.clone(), Some(&bundle.schema))
-                .map_err(|e| invalid("entities", e))
+        .zip(known)
+        .map(|(item, (text, hit))| {
+            let parsed = match hit {
+                Some(parsed) => parsed,
+                None => {
+                    let mut refs = Vec::new();
+                    slice.refs_in(item, &mut refs);
+                    let entity = parser
+                        .single_from_json_value(item.clone())
+                        .map_err(|e| invalid("entities", e))?;
+                    let parsed = Arc::new(memo::ParsedEntity { entity, refs });
+                    if let Some(text) = text {
+                        bundle.parsed.keep_entity(text, parsed.clone());
+                    }
+                    parsed
+                }
+            };
+            slice.want_all(&parsed.refs);
+            Ok(parsed.entity.clone())
         })
         .collect()
 }
 
-/// The request's entities, checked against the schema, plus the sidecar's
-/// slice.
+/// The request's entities, checked against the schema when parsed, plus the
+/// sidecar's slice, built in the schema's shape (checked once at load).
 fn assemble(
     bundle: &load::PolicyBundle,
-    host: Vec<Entity>,
+    host: Vec<ast::Entity>,
     slice: slice::SliceBuilder<'_>,
 ) -> Result<Entities, RequestError> {
     let sidecar = slice.build().map_err(RequestError::Invalid)?;
-    let mut entities = bundle.actions.clone();
-    if !host.is_empty() {
-        entities = entities
-            .add_entities(host, Some(&bundle.schema))
-            .map_err(|e| invalid("entities", e))?;
-    }
-    // The sidecar's own entities are built in the schema's shape (checked
-    // once at load), so they need no validation per request.
-    entities
-        .add_entities(sidecar, None)
-        .map_err(|e| invalid("entities", e))
+    assemble::store(&bundle.actions, sidecar, host).map_err(|e| invalid("entities", e))
 }
 
 #[cfg(test)]

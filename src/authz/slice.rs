@@ -5,15 +5,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use cedar_policy::{
     Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema,
 };
+use cedar_policy_core::ast;
 use serde_json::Value;
 
+use super::cache::EntityCache;
 use crate::model::{OrgRole, WorkspaceRole};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, UserRoles};
 
 /// The entity types the sidecar owns and builds from its database.
 pub const SIDECAR_TYPES: [&str; 4] = ["User", "Organization", "Workspace", "Role"];
@@ -70,9 +72,21 @@ fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
     EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
 }
 
+/// The core form of a uid, as the entity store holds it.
+fn core_uid(type_name: &EntityTypeName, id: &str) -> ast::EntityUID {
+    uid(type_name, id).into()
+}
+
+/// An entity without attributes whose `parents` already hold all its
+/// ancestors (so the store needs no closure computed for it).
+fn closed_entity(uid: EntityUid, parents: HashSet<ast::EntityUID>) -> ast::Entity {
+    ast::Entity::new_with_attr_partial_value(uid.into(), [], HashSet::new(), parents, [])
+}
+
 /// Collects the sidecar entities a request needs.
 pub struct SliceBuilder<'s> {
     snapshot: &'s Snapshot,
+    cache: &'s EntityCache,
     types: &'static Types,
     seen: HashSet<EntityUid>,
     queue: Vec<EntityUid>,
@@ -87,9 +101,10 @@ impl std::fmt::Debug for SliceBuilder<'_> {
 }
 
 impl<'s> SliceBuilder<'s> {
-    pub fn new(snapshot: &'s Snapshot) -> Result<Self, String> {
+    pub fn new(snapshot: &'s Snapshot, cache: &'s EntityCache) -> Result<Self, String> {
         Ok(Self {
             snapshot,
+            cache,
             types: types()?,
             seen: HashSet::new(),
             queue: Vec::new(),
@@ -106,28 +121,57 @@ impl<'s> SliceBuilder<'s> {
     /// Asks for every entity reference found anywhere in a JSON value
     /// (`{"__entity": {...}}` or a bare `{"type", "id"}` object).
     pub fn want_refs_in(&mut self, value: &Value) {
+        let mut found = Vec::new();
+        self.refs_in(value, &mut found);
+        self.want_all(&found);
+    }
+
+    /// Asks for each of `uids`.
+    pub fn want_all(&mut self, uids: &[EntityUid]) {
+        uids.iter().for_each(|uid| self.want(uid));
+    }
+
+    /// Adds to `out` every sidecar entity referenced anywhere in `value`.
+    pub fn refs_in(&self, value: &Value, out: &mut Vec<EntityUid>) {
         match value {
-            Value::Array(items) => items.iter().for_each(|v| self.want_refs_in(v)),
+            Value::Array(items) => items.iter().for_each(|v| self.refs_in(v, out)),
             Value::Object(map) => {
                 if let Some(inner) = map.get("__entity") {
-                    self.want_json_uid(inner);
+                    self.json_uid(inner, out);
                 } else if map.len() == 2 && map.contains_key("type") && map.contains_key("id") {
-                    self.want_json_uid(value);
+                    self.json_uid(value, out);
                 }
-                map.values().for_each(|v| self.want_refs_in(v));
+                map.values().for_each(|v| self.refs_in(v, out));
             }
             _ => {}
         }
     }
 
-    fn want_json_uid(&mut self, value: &Value) {
-        if let Ok(uid) = EntityUid::from_json(value.clone()) {
-            self.want(&uid);
+    fn json_uid(&self, value: &Value, out: &mut Vec<EntityUid>) {
+        // The plain form needs no parser: JSON type names are compared in
+        // normalized form, so only these exact strings name sidecar types.
+        if let Some((kind, id)) = value.as_object().and_then(super::plain_type_and_id) {
+            let t = self.types;
+            let name = match kind {
+                "User" => &t.user,
+                "Organization" => &t.org,
+                "Workspace" => &t.workspace,
+                "Role" => &t.role,
+                _ => return,
+            };
+            out.push(uid(name, id));
+        } else if let Ok(uid) = EntityUid::from_json(value.clone()) {
+            if is_sidecar_type(uid.type_name()) {
+                out.push(uid);
+            }
         }
     }
 
-    /// The sidecar entities asked for, with everything they lead to.
-    pub fn build(mut self) -> Result<Vec<Entity>, String> {
+    /// The sidecar entities asked for, with everything they lead to. Each
+    /// one's ancestors are complete: users name every role group they hold
+    /// (rank included), role groups every group above them, workspaces their
+    /// organization, which has no parents.
+    pub fn build(mut self) -> Result<Vec<Arc<ast::Entity>>, String> {
         let mut out = Vec::new();
         while let Some(next) = self.queue.pop() {
             if let Some(entity) = self.entity(&next)? {
@@ -137,39 +181,49 @@ impl<'s> SliceBuilder<'s> {
         Ok(out)
     }
 
-    fn entity(&mut self, wanted: &EntityUid) -> Result<Option<Entity>, String> {
+    fn entity(&mut self, wanted: &EntityUid) -> Result<Option<Arc<ast::Entity>>, String> {
         let t = self.types;
         let id = wanted.id().unescaped();
         let name = wanted.type_name();
         if name == &t.user {
-            let mut parents = HashSet::new();
-            if let Some(roles) = self.snapshot.user(id) {
-                for (org, role) in &roles.orgs {
+            let build = |roles: Option<&UserRoles>| {
+                let mut parents = HashSet::new();
+                // `groups()` lists a role and every role it outranks, so the
+                // parents are already all the user's ancestors.
+                for (org, role) in roles.iter().flat_map(|r| &r.orgs) {
                     for group in role.groups() {
-                        parents.insert(uid(&t.role, &org_role_id(org, *group)));
+                        parents.insert(core_uid(&t.role, &org_role_id(org, *group)));
                     }
                 }
-                for (org, ws, role) in &roles.workspaces {
+                for (org, ws, role) in roles.iter().flat_map(|r| &r.workspaces) {
                     for group in role.groups() {
-                        parents.insert(uid(&t.role, &workspace_role_id(org, ws, *group)));
+                        parents.insert(core_uid(&t.role, &workspace_role_id(org, ws, *group)));
                     }
                 }
-            }
-            Ok(Some(Entity::new_no_attrs(wanted.clone(), parents)))
+                closed_entity(wanted.clone(), parents)
+            };
+            Ok(Some(self.cache.user(id, self.snapshot, build)))
         } else if name == &t.org {
             // Built even for an unknown id: its role groups have no members,
             // so policies simply deny instead of failing on a missing entity.
-            org_entity(t, wanted.clone(), id).map(Some)
+            self.cache
+                .org(id, || {
+                    org_entity(t, wanted.clone(), id)
+                        .map(|e| AsRef::<ast::Entity>::as_ref(&e).clone())
+                })
+                .map(Some)
         } else if name == &t.workspace {
-            let Some(ws) = self.snapshot.workspace(id) else {
+            let found = self.cache.workspace(id, self.snapshot, |org| {
+                workspace_entity(t, wanted.clone(), org, id, uid(&t.org, org))
+                    .map(|e| AsRef::<ast::Entity>::as_ref(&e).clone())
+            })?;
+            let Some((org, ws_entity)) = found else {
                 return Ok(None);
             };
-            let org = uid(&t.org, &ws.org);
-            let ws_entity = workspace_entity(t, wanted.clone(), &ws.org, id, org.clone())?;
-            self.want(&org);
+            self.want(&uid(&t.org, &org));
             Ok(Some(ws_entity))
         } else if name == &t.role {
-            Ok(role_entity(t, wanted.clone(), id))
+            Ok(role_entity(t, wanted.clone(), id).map(Arc::new))
         } else {
             Ok(None)
         }
@@ -209,25 +263,25 @@ fn workspace_entity(
 
 /// A role group, with every group above it as a parent (so no other role
 /// entity is needed to know its ancestors).
-fn role_entity(t: &Types, role_uid: EntityUid, id: &str) -> Option<Entity> {
+fn role_entity(t: &Types, role_uid: EntityUid, id: &str) -> Option<ast::Entity> {
     let (scope, role) = id.rsplit_once('#')?;
-    let parents: HashSet<EntityUid> = if scope.contains('/') {
+    let parents: HashSet<ast::EntityUID> = if scope.contains('/') {
         let (org, ws) = scope.split_once('/')?;
         let role = WorkspaceRole::from_str(role).ok()?;
         role.groups()
             .iter()
             .skip(1)
-            .map(|g| uid(&t.role, &workspace_role_id(org, ws, *g)))
+            .map(|g| core_uid(&t.role, &workspace_role_id(org, ws, *g)))
             .collect()
     } else {
         let role = OrgRole::from_str(role).ok()?;
         role.groups()
             .iter()
             .skip(1)
-            .map(|g| uid(&t.role, &org_role_id(scope, *g)))
+            .map(|g| core_uid(&t.role, &org_role_id(scope, *g)))
             .collect()
     };
-    Some(Entity::new_no_attrs(role_uid, parents))
+    Some(closed_entity(role_uid, parents))
 }
 
 /// Checks at load time that `schema` declares the sidecar's types in the

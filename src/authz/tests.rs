@@ -181,3 +181,149 @@ fn policies_by_action_keep_groups_and_unconstrained_scopes() {
     let other = authz.check(&snap, "banned", "org.read", Target::Org("acme"), &[]);
     assert_eq!(other.reasons, vec!["any"]);
 }
+
+/// The request's entities reach their ancestors through each other and
+/// through the sidecar's entities (a document in a folder in a workspace is
+/// in the workspace's organization), and a cycle among them is refused.
+#[test]
+fn host_entities_reach_every_ancestor_and_cycles_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (policies, schema) = (dir.path().join("p"), dir.path().join("s"));
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::create_dir_all(&schema).unwrap();
+    std::fs::copy(
+        root.join("schema/tenantgate.cedarschema"),
+        schema.join("t.cedarschema"),
+    )
+    .unwrap();
+    std::fs::write(
+        schema.join("host.cedarschema"),
+        "entity Folder in [Folder, Workspace];\nentity Doc in [Folder];\n\
+         action \"doc.view\" appliesTo { principal: User, resource: Doc };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        policies.join("p.cedar"),
+        "@id(\"in-acme\") permit (principal, action == Action::\"doc.view\", resource) when { resource in Organization::\"acme\" };\n",
+    )
+    .unwrap();
+    let authz = Authz::load(&policies, &schema).unwrap();
+    let snap = snapshot();
+    let view = |entities: Value| {
+        ask(
+            &authz,
+            &snap,
+            json!({"principal": {"type": "User", "id": "mia"}, "action": {"type": "Action", "id": "doc.view"},
+                   "resource": {"type": "Doc", "id": "d1"}, "entities": entities}),
+        )
+    };
+    let folder = |id: &str, parents: Value| json!({"uid": {"type": "Folder", "id": id}, "attrs": {}, "parents": parents});
+    let doc = json!({"uid": {"type": "Doc", "id": "d1"}, "attrs": {}, "parents": [{"type": "Folder", "id": "f1"}]});
+
+    // Listed before or after the folders that lead to the workspace.
+    let nested = json!([
+        doc.clone(),
+        folder("f1", json!([{"type": "Folder", "id": "f2"}])),
+        folder("f2", json!([{"type": "Workspace", "id": "ws1"}])),
+    ]);
+    // Twice: the second time from what was parsed the first.
+    for _ in 0..2 {
+        let allowed = view(nested.clone()).unwrap();
+        assert!(allowed.allowed(), "{allowed:?}");
+        assert_eq!(allowed.reasons, vec!["in-acme"]);
+    }
+
+    let elsewhere = view(json!([doc.clone(), folder("f1", json!([]))])).unwrap();
+    assert!(!elsewhere.allowed(), "{elsewhere:?}");
+
+    let cycle = json!([
+        doc,
+        folder("f1", json!([{"type": "Folder", "id": "f2"}])),
+        folder("f2", json!([{"type": "Folder", "id": "f1"}])),
+    ]);
+    let err = view(cycle).unwrap_err();
+    assert!(matches!(err, RequestError::Invalid(_)), "{err}");
+}
+
+/// Cached entities never outlive the data they were built from: a role
+/// change, or a workspace id reused in another organization, shows in the
+/// very next decision on the new snapshot.
+#[test]
+fn cached_entities_follow_the_snapshot() {
+    let authz = repo_authz();
+    let before = snapshot();
+    let update = |snap: &Snapshot, user: &str| {
+        authz
+            .check(snap, user, "org.update", Target::Org("acme"), &[])
+            .allowed()
+    };
+    let read_ws = |snap: &Snapshot, user: &str| {
+        authz
+            .check(snap, user, "workspace.read", Target::Workspace("ws1"), &[])
+            .allowed()
+    };
+    assert!(!update(&before, "mia"));
+    assert!(read_ws(&before, "carl"));
+
+    let promoted = before.with_org(
+        "acme",
+        Some(OrgAccess {
+            org_id: "acme".into(),
+            members: vec![("mia".into(), OrgRole::Admin)],
+            workspaces: vec![],
+        }),
+        8,
+    );
+    assert!(update(&promoted, "mia"));
+    // The old snapshot still answers from its own data.
+    assert!(!update(&before, "mia"));
+
+    let moved = promoted.with_org(
+        "globex",
+        Some(OrgAccess {
+            org_id: "globex".into(),
+            members: vec![("carl".into(), OrgRole::Member)],
+            workspaces: vec![WorkspaceAccess {
+                workspace_id: "ws1".into(),
+                members: vec![],
+            }],
+        }),
+        9,
+    );
+    // ws1 now belongs to globex, where carl is a plain member.
+    assert!(!read_ws(&moved, "carl"));
+    assert!(read_ws(&before, "carl"));
+}
+
+/// Requests whose parts were parsed before are still checked as a whole:
+/// a repeated context passes, a wrong one or a wrong principal type fails
+/// every time.
+#[test]
+fn repeated_requests_are_still_checked_against_the_schema() {
+    let authz = repo_authz();
+    let snap = snapshot();
+    let invite = |principal: Value, context: Value| {
+        ask(
+            &authz,
+            &snap,
+            json!({"principal": principal, "action": {"type": "Action", "id": "member.invite"},
+                   "resource": {"type": "Organization", "id": "acme"}, "context": context}),
+        )
+    };
+    let olive = json!({"type": "User", "id": "olive"});
+    for _ in 0..2 {
+        assert!(invite(olive.clone(), json!({"role": "owner"}))
+            .unwrap()
+            .allowed());
+        let adam = invite(
+            json!({"type": "User", "id": "adam"}),
+            json!({"role": "owner"}),
+        );
+        assert!(!adam.unwrap().allowed());
+        assert!(invite(olive.clone(), json!({"role": 5})).is_err());
+        assert!(invite(olive.clone(), json!({})).is_err());
+        let org = json!({"type": "Organization", "id": "acme"});
+        assert!(invite(org, json!({"role": "owner"})).is_err());
+    }
+}

@@ -12,10 +12,10 @@ fn snapshot() -> Snapshot {
         vec![OrgAccess {
             org_id: "acme".into(),
             members: vec![
-                ("olive".into(), OrgRole::Owner),
-                ("adam".into(), OrgRole::Admin),
-                ("carl".into(), OrgRole::Accounting),
-                ("mia".into(), OrgRole::Member),
+                ("olive".into(), OrgRole::Owner.into()),
+                ("adam".into(), OrgRole::Admin.into()),
+                ("carl".into(), OrgRole::Accounting.into()),
+                ("mia".into(), OrgRole::Member.into()),
             ],
             workspaces: vec![WorkspaceAccess {
                 workspace_id: "ws1".into(),

@@ -10,6 +10,7 @@ mod keys;
 mod migrations;
 mod orgs;
 mod outbox;
+mod roles;
 mod workspaces;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 pub use invites::InviteFilter;
 pub use migrations::LATEST_VERSION;
+pub use roles::{role_map, RoleUsage};
 
 /// How long a statement waits for a lock held by another connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -276,8 +278,7 @@ mod tests {
         // What the store sees when its file turns read-only or another
         // process holds the write lock: errors the API answers with 503.
         let read_only =
-            Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .unwrap();
+            Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
         let err = StoreError::from(
             read_only
                 .execute("UPDATE meta SET value = value", [])

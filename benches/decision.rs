@@ -32,7 +32,7 @@ fn dataset(orgs: usize) -> Vec<OrgAccess> {
             };
             OrgAccess {
                 org_id: format!("o{o}"),
-                members: (0..10).map(|i| (user(i), role(i))).collect(),
+                members: (0..10).map(|i| (user(i), role(i).into())).collect(),
                 workspaces: (0..2)
                     .map(|w| WorkspaceAccess {
                         workspace_id: format!("o{o}w{w}"),

@@ -88,6 +88,7 @@ impl App {
             &settings.schema,
             gate,
         )?);
+        authz.set_all_roles(crate::store::role_map(&store)?)?;
         let routes = Arc::new(Routes::load(&settings.routes_path())?);
         let (access, revision) =
             store.read(|db| Ok::<_, StoreError>((db.load_all_access()?, db.data_revision()?)))?;

@@ -135,7 +135,7 @@ pub fn write(store: &Store, scale: &Scale) -> Result<(), StoreError> {
             db.insert_org(&org, &format!("Organization {o}"))?;
             let members = org_members(scale, o);
             for (i, u) in members.iter().enumerate() {
-                db.insert_member(&org, &user_id(*u), role_of(i))?;
+                db.insert_member(&org, &user_id(*u), &role_of(i).into())?;
             }
             for w in 0..scale.workspaces_per_org {
                 let ws = workspace_id(o, w);
@@ -237,7 +237,7 @@ mod tests {
         assert!(access.iter().all(|a| a
             .members
             .iter()
-            .filter(|(_, r)| *r == OrgRole::Owner)
+            .filter(|(_, r)| r.is(OrgRole::Owner))
             .count()
             == 1));
         assert!(access

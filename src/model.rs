@@ -57,6 +57,109 @@ impl OrgRole {
     }
 }
 
+/// Longest custom role key.
+pub const MAX_ROLE_KEY_LEN: usize = 64;
+
+/// The role an organization member or invite holds: a built-in role, or the
+/// key of one of the organization's custom roles. Stored and shown as the
+/// plain key (`admin`, `developer`); built-in names are reserved, so the two
+/// never collide. A custom role holder is a `member` plus the role's
+/// permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RoleKey {
+    Builtin(OrgRole),
+    Custom(std::sync::Arc<str>),
+}
+
+impl RoleKey {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Builtin(r) => r.as_str(),
+            Self::Custom(key) => key,
+        }
+    }
+
+    pub fn builtin(&self) -> Option<OrgRole> {
+        match self {
+            Self::Builtin(r) => Some(*r),
+            Self::Custom(_) => None,
+        }
+    }
+
+    pub fn is(&self, role: OrgRole) -> bool {
+        self.builtin() == Some(role)
+    }
+
+    pub fn custom(&self) -> Option<&str> {
+        match self {
+            Self::Builtin(_) => None,
+            Self::Custom(key) => Some(key),
+        }
+    }
+}
+
+/// Whether `key` may name a custom role: `^[a-z][a-z0-9_-]{0,63}$` and not a
+/// built-in role's name.
+pub fn is_valid_role_key(key: &str) -> bool {
+    let mut bytes = key.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && key.len() <= MAX_ROLE_KEY_LEN
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && key.parse::<OrgRole>().is_err()
+}
+
+impl From<OrgRole> for RoleKey {
+    fn from(role: OrgRole) -> Self {
+        Self::Builtin(role)
+    }
+}
+
+impl FromStr for RoleKey {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Ok(role) = s.parse::<OrgRole>() {
+            Ok(Self::Builtin(role))
+        } else if is_valid_role_key(s) {
+            Ok(Self::Custom(std::sync::Arc::from(s)))
+        } else {
+            Err(UnknownRole(s.to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for RoleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RoleKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RoleKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A custom role of an organization: its stable key, what people call it,
+/// and the permissions (grantable actions) it adds to `member`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CustomRole {
+    pub org_id: String,
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    /// Sorted, without duplicates.
+    pub permissions: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
 /// A role in a workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -232,7 +335,9 @@ pub struct Org {
 pub struct Member {
     pub user_id: String,
     pub email: String,
-    pub role: OrgRole,
+    /// A built-in role or the key of a custom role.
+    #[schema(value_type = String)]
+    pub role: RoleKey,
     pub joined_at: String,
 }
 
@@ -240,7 +345,8 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UserOrg {
     pub org: Org,
-    pub role: OrgRole,
+    #[schema(value_type = String)]
+    pub role: RoleKey,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -346,7 +452,9 @@ pub struct Invite {
     pub id: String,
     pub org_id: String,
     pub email: String,
-    pub role: OrgRole,
+    /// A built-in role or the key of a custom role.
+    #[schema(value_type = String)]
+    pub role: RoleKey,
     pub status: InviteStatus,
     pub invited_by: String,
     pub created_at: String,
@@ -370,7 +478,8 @@ pub struct IssuedInvite {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct InviteLookup {
     pub org: OrgRef,
-    pub role: OrgRole,
+    #[schema(value_type = String)]
+    pub role: RoleKey,
     pub invited_by: String,
     pub expires_at: String,
     pub status: InviteStatus,
@@ -391,7 +500,7 @@ pub struct OutboxItem {
     pub attempts: u32,
     pub org_id: String,
     pub org_name: String,
-    pub role: OrgRole,
+    pub role: RoleKey,
     /// The inviter's email when known, else their id.
     pub inviter: String,
     pub expires_at: String,
@@ -402,7 +511,7 @@ pub struct OutboxItem {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrgAccess {
     pub org_id: String,
-    pub members: Vec<(String, OrgRole)>,
+    pub members: Vec<(String, RoleKey)>,
     pub workspaces: Vec<WorkspaceAccess>,
 }
 
@@ -488,6 +597,15 @@ mod tests {
         );
         assert_eq!("accounting".parse::<OrgRole>(), Ok(OrgRole::Accounting));
         assert!("root".parse::<OrgRole>().is_err());
+        assert_eq!(
+            "admin".parse::<RoleKey>(),
+            Ok(RoleKey::Builtin(OrgRole::Admin))
+        );
+        assert_eq!("dev-1".parse::<RoleKey>().unwrap().custom(), Some("dev-1"));
+        for bad in ["", "Dev", "1dev", "a b", "a#b", &"x".repeat(65)] {
+            assert!(bad.parse::<RoleKey>().is_err(), "{bad}");
+        }
+        assert!(!is_valid_role_key("owner"));
         assert!(Scope::Admin.allows(Scope::Manage));
         assert!(!Scope::Check.allows(Scope::Manage));
     }

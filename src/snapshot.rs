@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use imbl::HashMap;
 
-use crate::model::{OrgAccess, OrgRole, WorkspaceRole};
+use crate::model::{OrgAccess, RoleKey, WorkspaceRole};
 
 /// Who belongs to one organization and which workspaces it has.
 #[derive(Debug, Clone, Default)]
@@ -29,7 +29,7 @@ pub struct WorkspaceEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserRoles {
     /// `(org id, role)`.
-    pub orgs: Vec<(Arc<str>, OrgRole)>,
+    pub orgs: Vec<(Arc<str>, RoleKey)>,
     /// `(org id, workspace id, role)`.
     pub workspaces: Vec<(Arc<str>, Arc<str>, WorkspaceRole)>,
 }
@@ -39,11 +39,11 @@ impl UserRoles {
         self.orgs.is_empty() && self.workspaces.is_empty()
     }
 
-    pub fn org_role(&self, org: &str) -> Option<OrgRole> {
+    pub fn org_role(&self, org: &str) -> Option<&RoleKey> {
         self.orgs
             .iter()
             .find(|(o, _)| &**o == org)
-            .map(|(_, role)| *role)
+            .map(|(_, role)| role)
     }
 }
 
@@ -206,7 +206,7 @@ impl Snapshot {
     ) -> OrgEntry {
         let mut entry = OrgEntry::default();
         for (user, role) in access.members {
-            let user = user_roles(&user, &mut |r| r.orgs.push((org.clone(), role)));
+            let user = user_roles(&user, &mut |r| r.orgs.push((org.clone(), role.clone())));
             entry.members.push(user);
         }
         for ws in access.workspaces {
@@ -235,14 +235,14 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::WorkspaceAccess;
+    use crate::model::{OrgRole, WorkspaceAccess};
 
     fn acme() -> OrgAccess {
         OrgAccess {
             org_id: "acme".into(),
             members: vec![
-                ("alice".into(), OrgRole::Owner),
-                ("bob".into(), OrgRole::Member),
+                ("alice".into(), OrgRole::Owner.into()),
+                ("bob".into(), OrgRole::Member.into()),
             ],
             workspaces: vec![WorkspaceAccess {
                 workspace_id: "ws1".into(),
@@ -255,7 +255,7 @@ mod tests {
     fn patching_an_org_matches_a_full_build() {
         let globex = OrgAccess {
             org_id: "globex".into(),
-            members: vec![("bob".into(), OrgRole::Admin)],
+            members: vec![("bob".into(), OrgRole::Admin.into())],
             workspaces: vec![],
         };
         let base = Snapshot::build(vec![acme(), globex.clone()], 1);
@@ -264,8 +264,8 @@ mod tests {
         // bob leaves acme (and so its workspace); carol joins.
         let mut changed = acme();
         changed.members = vec![
-            ("alice".into(), OrgRole::Owner),
-            ("carol".into(), OrgRole::Accounting),
+            ("alice".into(), OrgRole::Owner.into()),
+            ("carol".into(), OrgRole::Accounting.into()),
         ];
         changed.workspaces[0].members.clear();
         let patched = base.with_org("acme", Some(changed.clone()), 2);

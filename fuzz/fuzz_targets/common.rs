@@ -40,10 +40,10 @@ pub fn fixture() -> &'static Fixture {
             vec![OrgAccess {
                 org_id: "acme".into(),
                 members: vec![
-                    ("olive".into(), OrgRole::Owner),
-                    ("adam".into(), OrgRole::Admin),
-                    ("carl".into(), OrgRole::Accounting),
-                    ("mia".into(), OrgRole::Member),
+                    ("olive".into(), OrgRole::Owner.into()),
+                    ("adam".into(), OrgRole::Admin.into()),
+                    ("carl".into(), OrgRole::Accounting.into()),
+                    ("mia".into(), OrgRole::Member.into()),
                 ],
                 workspaces: vec![WorkspaceAccess {
                     workspace_id: "ws1".into(),

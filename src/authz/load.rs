@@ -91,6 +91,13 @@ pub struct PolicyBundle {
     pub(super) types: HashMap<String, EntityTypeName>,
     /// Request parts already parsed with this schema.
     pub(super) parsed: super::memo::ParseCache,
+    /// The policies of the files alone, to add the custom roles' policies to.
+    pub(super) file_policies: PolicySet,
+    /// The revision of the files alone.
+    pub(super) file_revision: String,
+    /// The actions custom roles may hold (`@grantable` in the schema).
+    pub(super) grantable: Vec<super::roles::Grantable>,
+    /// Of the files, and of the custom roles when there are any.
     pub revision: String,
     pub loaded_at: String,
     pub files: Vec<PolicyFile>,
@@ -120,7 +127,8 @@ pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle,
         });
     }
     let revision = revision(&schema_files, &policy_files);
-    let schema = parse_schema(&schema_files)?;
+    let (schema, fragments) = parse_schema(&schema_files)?;
+    let grantable = super::roles::grantable(&schema, &fragments)?;
     let parsed = parse_policies(&policy_files)?;
     let warnings = validate(&schema, &parsed, &policy_files)?;
     let has_groups = schema.action_groups().next().is_some();
@@ -136,12 +144,15 @@ pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle,
     slice::check_schema_shape(&schema)
         .map_err(|message| LoadError::Invalid(vec![Problem::new(message)]))?;
     Ok(PolicyBundle {
+        file_policies: parsed.set.clone(),
         policies: parsed.set,
         schema,
         actions,
         by_action,
         types,
         parsed: super::memo::ParseCache::default(),
+        file_revision: revision.clone(),
+        grantable,
         revision,
         loaded_at: crate::model::now_rfc3339(),
         files: parsed.files,
@@ -163,7 +174,7 @@ fn type_names(schema: &Schema) -> HashMap<String, EntityTypeName> {
 /// The policies each action of the schema can trigger. A policy whose
 /// action scope names an action group is kept for every action (groups are
 /// resolved by the evaluator), so the index never drops a relevant policy.
-fn index_by_action(
+pub(super) fn index_by_action(
     schema: &Schema,
     set: &PolicySet,
 ) -> Result<HashMap<EntityUid, PolicySet>, LoadError> {
@@ -287,7 +298,7 @@ fn revision(schema: &[Source], policies: &[Source]) -> String {
     format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
-fn parse_schema(files: &[Source]) -> Result<Schema, LoadError> {
+fn parse_schema(files: &[Source]) -> Result<(Schema, Vec<SchemaFragment>), LoadError> {
     let mut fragments = Vec::new();
     let mut problems = Vec::new();
     for file in files {
@@ -306,8 +317,23 @@ fn parse_schema(files: &[Source]) -> Result<Schema, LoadError> {
     if !problems.is_empty() {
         return Err(LoadError::Invalid(problems));
     }
-    Schema::from_schema_fragments(fragments)
-        .map_err(|e| LoadError::Invalid(vec![Problem::from_diagnostic(&e, Some("schema"), "")]))
+    // Fragments are kept for their annotations, which `Schema` drops; the
+    // texts are parsed again since `SchemaFragment` is not `Clone`.
+    let kept = files
+        .iter()
+        .filter_map(|file| {
+            if file.path.ends_with(SCHEMA_JSON_SUFFIX) {
+                SchemaFragment::from_json_str(&file.text).ok()
+            } else {
+                SchemaFragment::from_cedarschema_str(&file.text)
+                    .ok()
+                    .map(|(f, _)| f)
+            }
+        })
+        .collect();
+    let schema = Schema::from_schema_fragments(fragments)
+        .map_err(|e| LoadError::Invalid(vec![Problem::from_diagnostic(&e, Some("schema"), "")]))?;
+    Ok((schema, kept))
 }
 
 /// A parsed policy set, with where each policy came from.

@@ -8,9 +8,11 @@ mod cache;
 mod catalog;
 mod diagnostics;
 mod format;
+mod holding;
 mod load;
 mod memo;
 mod permissions;
+mod roles;
 mod slice;
 
 use std::path::{Path, PathBuf};
@@ -28,8 +30,10 @@ use serde_json::Value;
 
 pub use diagnostics::Problem;
 pub use format::{format_policies, FormatError};
+pub use holding::PreparedRoles;
 pub use load::{policy_paths, read_file, LoadError, PolicyFile, MAX_FILES, MAX_FILE_BYTES};
 pub use permissions::Permissions;
+pub use roles::{policy_id, Grantable, RoleGrants, RoleMap, ROLES_PATH};
 pub use slice::{is_sidecar_type, MAX_REQUEST_ENTITIES, SIDECAR_TYPES};
 
 use crate::snapshot::Snapshot;
@@ -245,6 +249,8 @@ pub struct Authz {
     /// Built organization and workspace entities; valid across data and
     /// policy changes (see [`cache`]).
     entity_cache: cache::EntityCache,
+    /// The custom roles of the database, laid on every set that serves.
+    roles: Mutex<Arc<RoleMap>>,
 }
 
 impl std::fmt::Debug for Authz {
@@ -300,6 +306,7 @@ impl Authz {
             gate: None,
             tests: Mutex::new(None),
             entity_cache: cache::EntityCache::default(),
+            roles: Mutex::new(Arc::new(RoleMap::new())),
         }
     }
 
@@ -333,12 +340,13 @@ impl Authz {
             .reload_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let current = self.current.load().revision.clone();
+        let serving = self.current.load_full();
+        let current = serving.revision.clone();
         let result = load::load_dirs(&self.policies_dir, &self.schema_dir).and_then(|bundle| {
-            if bundle.revision == current {
-                Ok((Arc::new(bundle), None))
+            if bundle.file_revision == serving.file_revision {
+                Ok((serving.clone(), None))
             } else {
-                self.gated(bundle)
+                self.gated(self.with_current_roles(bundle)?)
             }
         });
         let mut status = self

@@ -14,7 +14,7 @@ use cedar_policy_core::ast;
 use serde_json::Value;
 
 use super::cache::EntityCache;
-use crate::model::{OrgRole, WorkspaceRole};
+use crate::model::{OrgRole, RoleKey, WorkspaceRole};
 use crate::snapshot::{Snapshot, UserRoles};
 
 /// The entity types the sidecar owns and builds from its database.
@@ -64,6 +64,26 @@ pub fn org_role_id(org: &str, role: OrgRole) -> String {
     format!("{org}#{}", role.as_str())
 }
 
+/// The role group of custom role `key` of `org`: a child of `{org}#member`,
+/// so a holder is a member plus the role's own grants.
+pub fn custom_role_id(org: &str, key: &str) -> String {
+    format!("{org}#{CUSTOM_PREFIX}{key}")
+}
+
+const CUSTOM_PREFIX: &str = "custom:";
+
+/// The id of the workspace used to ask whether a grant covers every
+/// workspace of an organization: `#` never occurs in a real id.
+pub const PROBE_WORKSPACE: &str = "#probe";
+
+/// The role groups a holder of `role` in `org` is a child of.
+pub fn org_groups(org: &str, role: &RoleKey) -> Vec<String> {
+    match role {
+        RoleKey::Builtin(r) => r.groups().iter().map(|g| org_role_id(org, *g)).collect(),
+        RoleKey::Custom(key) => vec![custom_role_id(org, key), org_role_id(org, OrgRole::Member)],
+    }
+}
+
 pub fn workspace_role_id(org: &str, ws: &str, role: WorkspaceRole) -> String {
     format!("{org}/{ws}#{}", role.as_str())
 }
@@ -90,6 +110,9 @@ pub struct SliceBuilder<'s> {
     types: &'static Types,
     seen: HashSet<EntityUid>,
     queue: Vec<EntityUid>,
+    /// The organization of [`PROBE_WORKSPACE`], when a request asks about
+    /// every workspace of one organization.
+    probe_org: Option<&'s str>,
 }
 
 impl std::fmt::Debug for SliceBuilder<'_> {
@@ -108,7 +131,15 @@ impl<'s> SliceBuilder<'s> {
             types: types()?,
             seen: HashSet::new(),
             queue: Vec::new(),
+            probe_org: None,
         })
+    }
+
+    /// Builds [`PROBE_WORKSPACE`] as a workspace of `org` with no members
+    /// of its own: what is allowed on it is allowed on every workspace.
+    pub fn with_probe(mut self, org: &'s str) -> Self {
+        self.probe_org = Some(org);
+        self
     }
 
     /// Asks for `uid` (and what it points to) if it is a sidecar entity.
@@ -188,11 +219,11 @@ impl<'s> SliceBuilder<'s> {
         if name == &t.user {
             let build = |roles: Option<&UserRoles>| {
                 let mut parents = HashSet::new();
-                // `groups()` lists a role and every role it outranks, so the
-                // parents are already all the user's ancestors.
+                // `org_groups()` lists a role and every group it belongs to,
+                // so the parents are already all the user's ancestors.
                 for (org, role) in roles.iter().flat_map(|r| &r.orgs) {
-                    for group in role.groups() {
-                        parents.insert(core_uid(&t.role, &org_role_id(org, *group)));
+                    for group in org_groups(org, role) {
+                        parents.insert(core_uid(&t.role, &group));
                     }
                 }
                 for (org, ws, role) in roles.iter().flat_map(|r| &r.workspaces) {
@@ -213,6 +244,15 @@ impl<'s> SliceBuilder<'s> {
                 })
                 .map(Some)
         } else if name == &t.workspace {
+            // The stand-in workspace of a permission check: never cached.
+            if let Some(org) = self.probe_org {
+                if id == PROBE_WORKSPACE {
+                    let org_uid = uid(&t.org, org);
+                    self.want(&org_uid);
+                    let entity = workspace_entity(t, wanted.clone(), org, id, org_uid)?;
+                    return Ok(Some(Arc::new(AsRef::<ast::Entity>::as_ref(&entity).clone())));
+                }
+            }
             let found = self.cache.workspace(id, self.snapshot, |org| {
                 workspace_entity(t, wanted.clone(), org, id, uid(&t.org, org))
                     .map(|e| AsRef::<ast::Entity>::as_ref(&e).clone())
@@ -273,6 +313,11 @@ fn role_entity(t: &Types, role_uid: EntityUid, id: &str) -> Option<ast::Entity> 
             .skip(1)
             .map(|g| core_uid(&t.role, &workspace_role_id(org, ws, *g)))
             .collect()
+    } else if let Some(key) = role.strip_prefix(CUSTOM_PREFIX) {
+        if !crate::model::is_valid_role_key(key) {
+            return None;
+        }
+        HashSet::from([core_uid(&t.role, &org_role_id(scope, OrgRole::Member))])
     } else {
         let role = OrgRole::from_str(role).ok()?;
         role.groups()

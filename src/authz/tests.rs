@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{OrgAccess, OrgRole, WorkspaceAccess, WorkspaceRole};
+use crate::model::{OrgAccess, OrgRole, RoleKey, WorkspaceAccess, WorkspaceRole};
 use serde_json::json;
 
 fn repo_authz() -> Authz {
@@ -12,10 +12,10 @@ fn snapshot() -> Snapshot {
         vec![OrgAccess {
             org_id: "acme".into(),
             members: vec![
-                ("olive".into(), OrgRole::Owner),
-                ("adam".into(), OrgRole::Admin),
-                ("carl".into(), OrgRole::Accounting),
-                ("mia".into(), OrgRole::Member),
+                ("olive".into(), OrgRole::Owner.into()),
+                ("adam".into(), OrgRole::Admin.into()),
+                ("carl".into(), OrgRole::Accounting.into()),
+                ("mia".into(), OrgRole::Member.into()),
             ],
             workspaces: vec![WorkspaceAccess {
                 workspace_id: "ws1".into(),
@@ -270,7 +270,7 @@ fn cached_entities_follow_the_snapshot() {
         "acme",
         Some(OrgAccess {
             org_id: "acme".into(),
-            members: vec![("mia".into(), OrgRole::Admin)],
+            members: vec![("mia".into(), RoleKey::Builtin(OrgRole::Admin))],
             workspaces: vec![],
         }),
         8,
@@ -283,7 +283,7 @@ fn cached_entities_follow_the_snapshot() {
         "globex",
         Some(OrgAccess {
             org_id: "globex".into(),
-            members: vec![("carl".into(), OrgRole::Member)],
+            members: vec![("carl".into(), RoleKey::Builtin(OrgRole::Member))],
             workspaces: vec![WorkspaceAccess {
                 workspace_id: "ws1".into(),
                 members: vec![],

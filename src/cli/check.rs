@@ -62,6 +62,10 @@ pub fn run(args: CheckArgs) -> Result<(), String> {
         return Err(format!("no database at `{}`", db.display()));
     }
     let store = Store::open(&db).map_err(|e| e.to_string())?;
+    // Custom roles are policies too: decide with them, as the server does.
+    authz
+        .set_all_roles(crate::store::role_map(&store).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("the database's custom roles: {e}"))?;
     let (access, revision) = store
         .read(|db| Ok::<_, StoreError>((db.load_all_access()?, db.data_revision()?)))
         .map_err(|e| e.to_string())?;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::policy::{settings, OutputFormat, Source};
-use crate::authz::Authz;
+use crate::authz::{Authz, RoleMap};
 use crate::config::Overrides;
 use crate::model::OrgAccess;
 use crate::policytest::{self, Suite};
@@ -117,7 +117,14 @@ pub fn impact(args: ImpactArgs) -> Result<ExitCode, String> {
         let dir = policytest::tests_dir(dir);
         suites.extend(policytest::load_dir(&dir).map_err(|e| e.to_string())?);
     }
-    let data = database(&settings.database_path())?;
+    let (data, roles) = database(&settings.database_path())?;
+    // Both sides serve the database's custom roles, as the server would.
+    before
+        .set_all_roles(roles.clone())
+        .map_err(|e| format!("the current set with the database's roles: {e}"))?;
+    after
+        .set_all_roles(roles)
+        .map_err(|e| format!("the proposed set with the database's roles: {e}"))?;
     let report = policytest::impact(&before, &after, &suites, &data, args.sample);
     print_report(args.format, &report, || report.render())?;
     Ok(if args.fail_on_change && report.flips() > 0 {
@@ -145,17 +152,20 @@ fn print_report(
     Ok(())
 }
 
-/// The memberships of the database, or none when there is no database.
-fn database(path: &std::path::Path) -> Result<Vec<OrgAccess>, String> {
+/// The memberships and custom roles of the database, or none when there
+/// is no database.
+fn database(path: &std::path::Path) -> Result<(Vec<OrgAccess>, RoleMap), String> {
     if !path.is_file() {
         eprintln!(
             "no database at `{}`: comparing the test cases only",
             path.display()
         );
-        return Ok(Vec::new());
+        return Ok((Vec::new(), RoleMap::new()));
     }
     let store = Store::open(path).map_err(|e| e.to_string())?;
-    store
+    let access = store
         .read(|db| db.load_all_access())
-        .map_err(|e: StoreError| e.to_string())
+        .map_err(|e: StoreError| e.to_string())?;
+    let roles = crate::store::role_map(&store).map_err(|e| e.to_string())?;
+    Ok((access, roles))
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::invites::{end, TOKEN_PREFIX};
 use super::{check_email, check_id, Actor, DomainError, Tenancy};
-use crate::model::{Invite, InviteLookup, InviteStatus, OrgRef, OrgRole};
+use crate::model::{Invite, InviteLookup, InviteStatus, OrgRef, RoleKey};
 use crate::secret;
 
 /// The user accepting an invite.
@@ -21,7 +21,8 @@ pub struct Invitee {
 pub struct Accepted {
     pub org_id: String,
     pub user_id: String,
-    pub role: OrgRole,
+    #[schema(value_type = String)]
+    pub role: RoleKey,
 }
 
 /// Longest token accepted (anything longer is not one of ours).
@@ -96,7 +97,7 @@ impl Tenancy {
                 }
                 end(c, &invite, InviteStatus::Accepted, Some(&user.id)).map_err(|_| DomainError::InviteNotFound)?;
                 c.db.upsert_user(&user.id, &email)?;
-                c.db.insert_member(&invite.org_id, &user.id, invite.role)?;
+                c.db.insert_member(&invite.org_id, &user.id, &invite.role)?;
                 c.audit(&invite.org_id, &Actor::User(user.id.clone()), "invite.accept",
                     &format!("User::{}", user.id),
                     json!({"invite": invite.id, "email": email, "role": invite.role, "invited_by": invite.invited_by}))?;

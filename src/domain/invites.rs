@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{check_email, parse_role, Actor, Change, DomainError, Paging, Tenancy};
 use crate::authz::Target;
-use crate::model::{self, Invite, InviteStatus, IssuedInvite, OrgRole, Page};
+use crate::model::{self, Invite, InviteStatus, IssuedInvite, Page, RoleKey};
 use crate::secret;
 use crate::store::InviteFilter;
 
@@ -50,7 +50,7 @@ pub struct CreatedInvites {
 struct Prepared {
     id: String,
     email: String,
-    role: OrgRole,
+    role: RoleKey,
     token: String,
 }
 
@@ -100,6 +100,7 @@ impl Tenancy {
                     c.require_org(&org)?;
                     for p in &prepared {
                         c.authorize(&actor, "member.invite", Target::Org(&org), &[("role", p.role.as_str())])?;
+                        c.require_grantable(&actor, &org, &p.role)?;
                     }
                     check_rate(c, &org, prepared.len())?;
                     let expires_at = days_from_now(days);
@@ -118,7 +119,7 @@ impl Tenancy {
                                 p.email
                             )));
                         }
-                        c.db.insert_invite(&p.id, &org, &p.email, p.role, actor.audit_name(), days, &expires_at)?;
+                        c.db.insert_invite(&p.id, &org, &p.email, &p.role, actor.audit_name(), days, &expires_at)?;
                         c.db.insert_invite_token(&secret::hash(&p.token), &p.id, "link", None)?;
                         if send_email {
                             c.db.enqueue_invite_mail(&p.id, &p.email)?;
@@ -216,7 +217,8 @@ impl Tenancy {
                 )?;
                 require_pending(&invite)?;
                 if invite.role != new_role {
-                    c.db.set_invite_role(&id, new_role)?;
+                    c.require_grantable(&actor, &org, &new_role)?;
+                    c.db.set_invite_role(&id, &new_role)?;
                     c.audit(
                         &org,
                         &actor,

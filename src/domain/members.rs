@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{check_email, check_id, page, parse_role, Actor, Change, DomainError, Paging, Tenancy};
 use crate::authz::Target;
-use crate::model::{Member, OrgRole, Page};
+use crate::model::{Member, OrgRole, Page, RoleKey};
 
 impl Tenancy {
     pub async fn list_members(
@@ -21,9 +21,16 @@ impl Tenancy {
         self.run(move |inner| {
             inner.require_org_read(&org)?;
             inner.authorize_read(&actor, "member.list", Target::Org(&org))?;
-            let rows = inner
-                .store
-                .read(|db| db.list_members(&org, role, after.as_deref(), limit))?;
+            let rows = inner.store.read(|db| {
+                if let Some(key) = role.as_ref().and_then(RoleKey::custom) {
+                    if db.get_custom_role(&org, key)?.is_none() {
+                        return Err(DomainError::Invalid(format!(
+                            "organization `{org}` has no role `{key}`"
+                        )));
+                    }
+                }
+                Ok(db.list_members(&org, role.as_ref(), after.as_deref(), limit)?)
+            })?;
             Ok(page(rows, |m| m.user_id.clone()))
         })
         .await
@@ -50,13 +57,14 @@ impl Tenancy {
                     Target::Org(&org),
                     &[("role", role.as_str())],
                 )?;
+                c.require_grantable(&actor, &org, &role)?;
                 if c.db.member_role(&org, &user)?.is_some() {
                     return Err(DomainError::AlreadyMember(format!(
                         "user `{user}` is already a member of `{org}`"
                     )));
                 }
                 c.db.upsert_user(&user, &email)?;
-                c.db.insert_member(&org, &user, role)?;
+                c.db.insert_member(&org, &user, &role)?;
                 c.audit(
                     &org,
                     &actor,
@@ -94,10 +102,11 @@ impl Tenancy {
                     ],
                 )?;
                 if current != new_role {
-                    if current == OrgRole::Owner {
+                    c.require_grantable(&actor, &org, &new_role)?;
+                    if current.is(OrgRole::Owner) {
                         keep_an_owner(c, &org, &user)?;
                     }
-                    c.db.set_member_role(&org, &user, new_role)?;
+                    c.db.set_member_role(&org, &user, &new_role)?;
                     c.audit(
                         &org,
                         &actor,
@@ -136,7 +145,7 @@ impl Tenancy {
                     Target::Org(&org),
                     &[("role", current.as_str())],
                 )?;
-                if current == OrgRole::Owner {
+                if current.is(OrgRole::Owner) {
                     keep_an_owner(c, &org, &user)?;
                 }
                 c.db.delete_member(&org, &user)?;
@@ -176,9 +185,9 @@ impl Tenancy {
                         "ownership cannot be transferred to oneself".into(),
                     ));
                 }
-                c.db.set_member_role(&org, &to, OrgRole::Owner)?;
+                c.db.set_member_role(&org, &to, &OrgRole::Owner.into())?;
                 if let Some(from) = actor.user_id() {
-                    c.db.set_member_role(&org, from, OrgRole::Admin)?;
+                    c.db.set_member_role(&org, from, &OrgRole::Admin.into())?;
                 }
                 c.audit(
                     &org,
@@ -207,7 +216,7 @@ fn target_role(
     action: &str,
     org: &str,
     user: &str,
-) -> Result<OrgRole, DomainError> {
+) -> Result<RoleKey, DomainError> {
     if let Some(role) = c.db.member_role(org, user)? {
         return Ok(role);
     }

@@ -10,6 +10,7 @@ pub mod delivery;
 mod invites;
 mod members;
 mod orgs;
+mod roles;
 mod workspaces;
 
 use std::sync::{Arc, Mutex};
@@ -18,13 +19,14 @@ use arc_swap::ArcSwap;
 use base64::Engine;
 
 use crate::authz::{Authz, Target};
-use crate::model::{self, OrgRole};
+use crate::model::{self, RoleKey};
 use crate::snapshot::Snapshot;
 use crate::store::{Db, Store, StoreError};
 
 pub use acceptance::{Accepted, Invitee};
 pub use invites::{CreateInvites, CreatedInvites, NewInvite};
 pub use orgs::{CreateOrg, NewOwner};
+pub use roles::{NewRole, RolePatch, RoleView};
 
 /// Default and largest page sizes of lists.
 pub const DEFAULT_PAGE: usize = 50;
@@ -60,6 +62,12 @@ pub enum DomainError {
     InviteEmailMismatch,
     #[error("{0}")]
     RateLimited(String),
+    /// A custom role still held by members or pending invites.
+    #[error("{0}")]
+    RoleInUse(String),
+    /// A built-in role, which cannot be changed or deleted.
+    #[error("{0}")]
+    ReadOnlyRole(String),
     #[error(transparent)]
     Random(#[from] crate::secret::RandomError),
     #[error(transparent)]
@@ -253,6 +261,35 @@ impl Change<'_, '_> {
             .insert_audit(org, actor.audit_name(), action, target, &details)?)
     }
 
+    /// Checks that `role` exists in `org` and that the actor may hand it
+    /// out: for a custom role, the actor must hold every one of its
+    /// permissions (no one grants more than they have).
+    fn require_grantable(
+        &self,
+        actor: &Actor,
+        org: &str,
+        role: &RoleKey,
+    ) -> Result<(), DomainError> {
+        let Some(key) = role.custom() else {
+            return Ok(());
+        };
+        let Some(def) = self.db.get_custom_role(org, key)? else {
+            return Err(DomainError::Invalid(format!(
+                "organization `{org}` has no role `{key}`"
+            )));
+        };
+        let Actor::User(user) = actor else {
+            return Ok(());
+        };
+        roles::require_holds(
+            self,
+            user,
+            org,
+            &def.permissions,
+            &format!("grant role `{key}`"),
+        )
+    }
+
     fn require_org(&self, org: &str) -> Result<(), DomainError> {
         if self.db.org_exists(org)? {
             Ok(())
@@ -305,20 +342,47 @@ impl Inner {
         org: &str,
         work: impl FnOnce(&Change<'_, '_>) -> Result<T, DomainError>,
     ) -> Result<T, DomainError> {
+        self.change_org_with(org, false, work)
+    }
+
+    /// Like `change_org`; with `roles`, the change touches `org`'s custom
+    /// roles, so the policy set is rebuilt with them and checked before the
+    /// commit, and served with the new snapshot before the call returns.
+    fn change_org_with<T>(
+        &self,
+        org: &str,
+        roles: bool,
+        work: impl FnOnce(&Change<'_, '_>) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
         let _writer = self
             .write_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let snapshot = self.snapshot.load_full();
-        let ((value, access), revision) = self.store.write(|db| {
+        let ((value, access, prepared), revision) = self.store.write(|db| {
             let value = work(&Change {
                 db,
                 snapshot: &snapshot,
                 inner: self,
             })?;
             let access = db.load_org_access(org)?;
-            Ok::<_, DomainError>((value, access))
+            let prepared = if roles {
+                let grants = db
+                    .list_custom_roles(Some(org))?
+                    .into_iter()
+                    .map(roles::grants_of)
+                    .collect();
+                Some(self.authz.prepare_org_roles(org, grants).map_err(|e| {
+                    DomainError::Invalid(format!("the roles do not make a valid policy set: {e}"))
+                })?)
+            } else {
+                None
+            };
+            Ok::<_, DomainError>((value, access, prepared))
         })?;
+        if let Some(prepared) = prepared {
+            self.authz.install_roles(prepared);
+        }
         self.snapshot
             .store(Arc::new(snapshot.with_org(org, access, revision)));
         Ok(value)
@@ -384,8 +448,10 @@ fn check_email(email: &str) -> Result<String, DomainError> {
     })
 }
 
-fn parse_role(role: &str) -> Result<OrgRole, DomainError> {
+fn parse_role(role: &str) -> Result<RoleKey, DomainError> {
     role.parse().map_err(|e: model::UnknownRole| {
-        DomainError::Invalid(format!("{e}: expected owner, admin, accounting or member"))
+        DomainError::Invalid(format!(
+            "{e}: expected owner, admin, accounting, member or the key of a custom role"
+        ))
     })
 }

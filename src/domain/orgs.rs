@@ -51,7 +51,7 @@ impl Tenancy {
                     )));
                 }
                 c.db.upsert_user(&owner, &email)?;
-                c.db.insert_member(&org_id, &owner, OrgRole::Owner)?;
+                c.db.insert_member(&org_id, &owner, &OrgRole::Owner.into())?;
                 c.audit(
                     &org_id,
                     &actor,
@@ -109,7 +109,8 @@ impl Tenancy {
     /// invites; its audit log stays.
     pub async fn delete_org(&self, actor: Actor, org: String) -> Result<(), DomainError> {
         self.run(move |inner| {
-            inner.change_org(&org, |c| {
+            // Its custom roles go too, and with them their policies.
+            inner.change_org_with(&org, true, |c| {
                 c.require_org(&org)?;
                 c.authorize(&actor, "org.delete", Target::Org(&org), &[])?;
                 let before = c.db.get_org(&org)?;

@@ -35,6 +35,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     UnsupportedMediaType,
     PrincipalRequired,
+    RoleInUse,
+    ReadOnlyRole,
 }
 
 impl ErrorCode {
@@ -76,6 +78,11 @@ impl ErrorCode {
                 StatusCode::UNAUTHORIZED,
                 "the forwarded request names no authenticated user",
             ),
+            RoleInUse => (
+                StatusCode::CONFLICT,
+                "the role is held by members or pending invites",
+            ),
+            ReadOnlyRole => (StatusCode::CONFLICT, "built-in roles are read-only"),
         }
     }
 
@@ -175,6 +182,8 @@ impl From<DomainError> for ApiError {
             DomainError::InviteNotPending(_) => ErrorCode::InviteNotPending,
             DomainError::InviteEmailMismatch => ErrorCode::InviteEmailMismatch,
             DomainError::RateLimited(_) => ErrorCode::RateLimited,
+            DomainError::RoleInUse(_) => ErrorCode::RoleInUse,
+            DomainError::ReadOnlyRole(_) => ErrorCode::ReadOnlyRole,
             DomainError::Random(_) => ErrorCode::Internal,
             DomainError::Store(s) if s.is_unavailable() => ErrorCode::Unavailable,
             DomainError::Store(_) | DomainError::Task(_) => ErrorCode::Internal,

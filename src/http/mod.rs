@@ -10,6 +10,7 @@ pub mod openapi;
 mod ops;
 mod orgs;
 mod permissions;
+mod roles;
 mod server;
 mod unique_keys;
 mod workspaces;
@@ -73,6 +74,12 @@ pub fn router(app: Arc<App>) -> Router {
                 .delete(orgs::remove_member),
         )
         .route("/v1/orgs/{org}/ownership", post(orgs::transfer_ownership))
+        .route("/v1/orgs/{org}/roles", get(roles::list).post(roles::create))
+        .route(
+            "/v1/orgs/{org}/roles/{role}",
+            get(roles::get).patch(roles::update).delete(roles::delete),
+        )
+        .route("/v1/permissions", get(roles::permissions))
         .route("/v1/orgs/{org}/audit", get(orgs::audit))
         .route(
             "/v1/orgs/{org}/workspaces",

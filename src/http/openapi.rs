@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
-use super::{decisions, forward, invites, ops, orgs, permissions, workspaces};
+use super::{decisions, forward, invites, ops, orgs, permissions, roles, workspaces};
 
 #[path = "openapi_constraints.rs"]
 mod constraints;
@@ -87,6 +87,12 @@ impl Modify for BearerKey {
         orgs::remove_member,
         orgs::transfer_ownership,
         orgs::audit,
+        roles::permissions,
+        roles::list,
+        roles::create,
+        roles::get,
+        roles::update,
+        roles::delete,
         workspaces::create,
         workspaces::list,
         workspaces::get,
@@ -117,6 +123,7 @@ impl Modify for BearerKey {
         (name = "forward auth", description = "The authorization step of a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`), mapped by the routes file"),
         (name = "organizations"),
         (name = "members"),
+        (name = "roles", description = "Custom roles: per-organization roles built from grantable permissions, served as generated Cedar policies"),
         (name = "workspaces"),
         (name = "invites", description = "Invitations, managed on behalf of an actor"),
         (name = "invitee", description = "The invitee's side: the token is the capability"),

@@ -20,7 +20,7 @@ const ORG_ROLE_BODIES: [&str; 3] = ["AddMember", "ChangeRole", "NewInvite"];
 /// Request bodies carrying an email address.
 const EMAIL_BODIES: [&str; 4] = ["AddMember", "NewInvite", "NewOwner", "Invitee"];
 /// Request bodies carrying a display name.
-const NAME_BODIES: [&str; 3] = ["CreateOrg", "CreateWorkspace", "UpdateOrg"];
+const NAME_BODIES: [&str; 4] = ["CreateOrg", "CreateWorkspace", "NewRole", "UpdateOrg"];
 /// `(body, property, optional)` holding an id; optional ones stay nullable
 /// (the server generates one, or takes the actor).
 const ID_PROPERTIES: [(&str, &str, bool); 5] = [
@@ -57,12 +57,13 @@ pub fn apply(doc: &mut Value) {
         }
     };
     for body in ORG_ROLE_BODIES {
-        set(
-            body,
-            "role",
-            json!({"$ref": "#/components/schemas/OrgRole"}),
-        );
+        set(body, "role", org_role_schema());
     }
+    set(
+        "NewRole",
+        "key",
+        json!({"type": ["string", "null"], "pattern": ROLE_KEY_PATTERN, "maxLength": 64}),
+    );
     set(
         "SetMember",
         "role",
@@ -106,6 +107,19 @@ pub fn apply(doc: &mut Value) {
     );
 }
 
+/// A custom role's key (built-in names are refused when creating one).
+const ROLE_KEY_PATTERN: &str = "^[a-z][a-z0-9_-]{0,63}$";
+
+/// A role an organization member or invite holds: built-in or custom.
+fn org_role_schema() -> Value {
+    json!({
+        "type": "string",
+        "pattern": ROLE_KEY_PATTERN,
+        "description": "`owner`, `admin`, `accounting`, `member`, or the key of one of the organization's custom roles",
+        "examples": ["admin", "developer"],
+    })
+}
+
 /// Path ids, the actor header, page sizes and role filters.
 fn parameter(param: &mut Value) {
     let (Some(name), Some(place)) = (
@@ -117,7 +131,7 @@ fn parameter(param: &mut Value) {
     let schema = match (place, name) {
         ("path", _) | ("header", "X-Actor-Id") => id_schema(),
         ("query", "limit") => json!({"type": "integer", "minimum": 1, "maximum": 200}),
-        ("query", "role") => json!({"$ref": "#/components/schemas/OrgRole"}),
+        ("query", "role") => org_role_schema(),
         ("query", "email") => {
             json!({"type": "string", "format": "email", "minLength": 3, "maxLength": 254})
         }

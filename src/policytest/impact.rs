@@ -106,11 +106,19 @@ pub fn impact(
     let mut from_tests = 0;
     for suite in suites {
         let snapshot = Snapshot::build(suite.fixture.clone(), 0);
+        // A suite's own custom roles apply to both sides; a side that
+        // refuses them keeps the database's.
+        let own_before = super::run::suite_authz(before, suite).ok().flatten();
+        let own_after = super::run::suite_authz(after, suite).ok().flatten();
+        let (b, a) = (
+            own_before.as_ref().unwrap_or(before),
+            own_after.as_ref().unwrap_or(after),
+        );
         for case in &suite.cases {
             for req in requests(case) {
                 from_tests += 1;
                 let source = format!("{}: {}", suite.path, case.name);
-                changes.extend(compare(before, after, &snapshot, &req, source));
+                changes.extend(compare(b, a, &snapshot, &req, source));
             }
         }
     }

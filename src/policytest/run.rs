@@ -187,6 +187,12 @@ pub fn requests(case: &Case) -> impl Iterator<Item = DecisionRequest> + '_ {
 }
 
 fn run_suite(authz: &Authz, suite: &Suite, verbose: bool) -> SuiteReport {
+    // A fixture that declares custom roles sees the files plus those roles.
+    let own = match suite_authz(authz, suite) {
+        Ok(own) => own,
+        Err(e) => return broken(suite, &e),
+    };
+    let authz = own.as_ref().unwrap_or(authz);
     let snapshot = Snapshot::build(suite.fixture.clone(), 0);
     let mut failures = Vec::new();
     let mut checked = Vec::new();
@@ -240,6 +246,58 @@ fn run_suite(authz: &Authz, suite: &Suite, verbose: bool) -> SuiteReport {
         checks: suite.checks(),
         failures,
         checked,
+    }
+}
+
+/// The decision point of a suite with custom roles of its own; `None`
+/// when it declares none.
+pub fn suite_authz(authz: &Authz, suite: &Suite) -> Result<Option<Authz>, String> {
+    if suite.roles.is_empty() {
+        return Ok(None);
+    }
+    let grantable = authz.grantable();
+    for role in suite.roles.values().flatten() {
+        if let Some(p) = role
+            .permissions
+            .iter()
+            .find(|p| !grantable.iter().any(|g| &g.action == *p))
+        {
+            return Err(format!(
+                "role `{}`: `{p}` is not a grantable permission",
+                role.key
+            ));
+        }
+    }
+    authz
+        .with_only_roles(suite.roles.clone())
+        .map(Some)
+        .map_err(|e| format!("the fixture's roles: {e}"))
+}
+
+/// A suite that cannot run: one failure per check, with the reason.
+fn broken(suite: &Suite, error: &str) -> SuiteReport {
+    let failures = suite
+        .cases
+        .iter()
+        .flat_map(|case| requests(case).map(move |req| (case, req)))
+        .map(|(case, req)| Failure {
+            case: case.name.clone(),
+            principal: uid_text(&req.principal),
+            action: uid_text(&req.action),
+            resource: uid_text(&req.resource),
+            expected: case.expect,
+            got: None,
+            expected_reasons: case.reasons.clone(),
+            reasons: Vec::new(),
+            errors: vec![error.to_owned()],
+        })
+        .collect();
+    SuiteReport {
+        file: suite.path.clone(),
+        name: suite.name.clone(),
+        checks: suite.checks(),
+        failures,
+        checked: Vec::new(),
     }
 }
 

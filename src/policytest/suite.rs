@@ -7,7 +7,8 @@
 //! fixture:
 //!   orgs:
 //!     acme:
-//!       members: { alice: owner, bob: admin, dave: member }
+//!       roles: { billing-viewer: [billing.read] }
+//!       members: { alice: owner, bob: admin, dave: member, erin: billing-viewer }
 //!       workspaces:
 //!         eng: { dave: admin }
 //!   entities:
@@ -36,7 +37,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::{OrgAccess, OrgRole, WorkspaceAccess, WorkspaceRole};
+use crate::authz::{RoleGrants, RoleMap};
+use crate::model::{OrgAccess, RoleKey, WorkspaceAccess, WorkspaceRole};
 
 /// Where a policy folder keeps its tests.
 pub const TESTS_DIR: &str = "tests";
@@ -109,8 +111,11 @@ struct FixtureFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OrgFile {
+    /// Custom roles of the org: key → permissions.
     #[serde(default)]
-    members: BTreeMap<String, OrgRole>,
+    roles: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    members: BTreeMap<String, RoleKey>,
     #[serde(default)]
     workspaces: BTreeMap<String, BTreeMap<String, WorkspaceRole>>,
 }
@@ -137,6 +142,8 @@ pub struct Suite {
     pub path: String,
     pub name: String,
     pub fixture: Vec<OrgAccess>,
+    /// The custom roles the fixture declares: the only ones its checks see.
+    pub roles: RoleMap,
     pub cases: Vec<Case>,
 }
 
@@ -231,11 +238,12 @@ pub fn load_file(path: &Path) -> Result<Suite, SuiteError> {
 }
 
 fn build(path: &Path, file: SuiteFile) -> Result<Suite, String> {
+    let mut roles = RoleMap::new();
     let fixture = file
         .fixture
         .orgs
         .into_iter()
-        .map(|(org, spec)| org_access(org, spec))
+        .map(|(org, spec)| org_access(org, spec, &mut roles))
         .collect::<Result<Vec<_>, _>>()?;
     let shared = file.fixture.entities;
     let cases = file
@@ -281,13 +289,44 @@ fn build(path: &Path, file: SuiteFile) -> Result<Suite, String> {
         path: path.display().to_string(),
         name: file.name.unwrap_or_default(),
         fixture,
+        roles,
         cases,
     })
 }
 
 /// A fixture org as the snapshot wants it; workspace members must be
 /// members of the org, as in the sidecar's database.
-fn org_access(org: String, spec: OrgFile) -> Result<OrgAccess, String> {
+fn org_access(org: String, spec: OrgFile, roles: &mut RoleMap) -> Result<OrgAccess, String> {
+    if let Some(bad) = spec
+        .roles
+        .keys()
+        .find(|k| !crate::model::is_valid_role_key(k))
+    {
+        return Err(format!(
+            "organization `{org}`: `{bad}` cannot be a custom role key"
+        ));
+    }
+    if let Some((user, key)) = spec.members.iter().find_map(|(user, role)| {
+        role.custom()
+            .filter(|k| !spec.roles.contains_key(*k))
+            .map(|k| (user, k))
+    }) {
+        return Err(format!(
+            "organization `{org}`: `{user}` holds `{key}`, which is not in its `roles`"
+        ));
+    }
+    if !spec.roles.is_empty() {
+        let grants = spec
+            .roles
+            .iter()
+            .map(|(key, permissions)| RoleGrants {
+                org: org.clone(),
+                key: key.clone(),
+                permissions: permissions.clone(),
+            })
+            .collect();
+        roles.insert(org.clone(), grants);
+    }
     let mut workspaces = Vec::new();
     for (ws, members) in spec.workspaces {
         if let Some(outsider) = members.keys().find(|u| !spec.members.contains_key(*u)) {

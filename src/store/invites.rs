@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::orgs::fetch_limit;
 use super::{parse_column, split_page, Db, StoreError};
-use crate::model::{Delivery, DeliveryStatus, Invite, InviteStatus, OrgRole};
+use crate::model::{Delivery, DeliveryStatus, Invite, InviteStatus, RoleKey};
 
 /// The invite columns, with the status as it reads now (`?now` is bound by
 /// the caller) and the delivery of its latest outbox row.
@@ -78,7 +78,7 @@ impl Db<'_> {
         id: &str,
         org: &str,
         email: &str,
-        role: OrgRole,
+        role: &RoleKey,
         invited_by: &str,
         ttl_days: u32,
         expires_at: &str,
@@ -244,7 +244,7 @@ impl Db<'_> {
             .is_some())
     }
 
-    pub fn set_invite_role(&self, id: &str, role: OrgRole) -> Result<(), StoreError> {
+    pub fn set_invite_role(&self, id: &str, role: &RoleKey) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE invites SET role = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, role.as_str(), self.now],

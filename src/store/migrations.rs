@@ -132,6 +132,25 @@ const MIGRATIONS: &[&str] = &[
         revoked_at TEXT
     );
     "#,
+    // 2: custom roles. Memberships and invites keep holding a role as TEXT
+    // (a built-in name or a custom role's key), so the role's display name
+    // can change without touching them; keys never collide with built-ins.
+    r#"
+    CREATE TABLE custom_roles (
+        org_id      TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+        key         TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        description TEXT NOT NULL,
+        -- JSON array of action ids, sorted.
+        permissions TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (org_id, key)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX custom_roles_by_name ON custom_roles(org_id, name);
+    CREATE INDEX org_members_by_role ON org_members(org_id, role);
+    CREATE INDEX invites_by_role ON invites(org_id, role) WHERE status = 'pending';
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -10,6 +10,7 @@ mod keys;
 mod migrations;
 mod orgs;
 mod outbox;
+mod roles;
 mod workspaces;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 pub use invites::InviteFilter;
 pub use migrations::LATEST_VERSION;
+pub use roles::{role_map, RoleUsage};
 
 /// How long a statement waits for a lock held by another connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

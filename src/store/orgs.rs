@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{parse_column, split_page, Db, StoreError};
-use crate::model::{Member, Org, OrgRole, UserOrg};
+use crate::model::{Member, Org, RoleKey, UserOrg};
 
 const ORG_COLUMNS: &str = "o.id, o.name, o.created_at, \
      (SELECT COUNT(*) FROM org_members m WHERE m.org_id = o.id)";
@@ -73,7 +73,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn member_role(&self, org: &str, user: &str) -> Result<Option<OrgRole>, StoreError> {
+    pub fn member_role(&self, org: &str, user: &str) -> Result<Option<RoleKey>, StoreError> {
         let role: Option<String> = self
             .conn
             .query_row(
@@ -94,7 +94,7 @@ impl Db<'_> {
         Ok(n.try_into().unwrap_or(0))
     }
 
-    pub fn insert_member(&self, org: &str, user: &str, role: OrgRole) -> Result<(), StoreError> {
+    pub fn insert_member(&self, org: &str, user: &str, role: &RoleKey) -> Result<(), StoreError> {
         self.conn.prepare_cached(
             "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
         )?
@@ -106,7 +106,7 @@ impl Db<'_> {
         &self,
         org: &str,
         user: &str,
-        role: OrgRole,
+        role: &RoleKey,
     ) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "UPDATE org_members SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
@@ -142,7 +142,7 @@ impl Db<'_> {
     pub fn list_members(
         &self,
         org: &str,
-        role: Option<OrgRole>,
+        role: Option<&RoleKey>,
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<Member>, bool), StoreError> {
@@ -154,7 +154,7 @@ impl Db<'_> {
         )?;
         let rows = stmt
             .query_map(
-                params![org, role.map(OrgRole::as_str), after, fetch_limit(limit)],
+                params![org, role.map(RoleKey::as_str), after, fetch_limit(limit)],
                 member_columns,
             )?
             .collect::<Result<Vec<_>, _>>()?;

@@ -27,6 +27,7 @@ mod permissions;
 mod policy_cli;
 mod policy_tests;
 mod reload;
+mod roles;
 mod secrets;
 mod walkthrough;
 mod workspaces;

@@ -25,10 +25,12 @@ const Y: bool = true;
 const N: bool = false;
 
 /// The forbid policies of the default set: never the reason of an Allow.
-const FORBIDS: [&str; 3] = [
+const FORBIDS: [&str; 5] = [
     "only-owners-grant-owner",
     "only-owners-demote-owner",
     "only-owners-change-owner-invites",
+    "only-admins-grant-admin-or-accounting",
+    "only-admins-demote-admin-or-accounting",
 ];
 
 const ROLES: [&str; 4] = ["owner", "admin", "accounting", "member"];

@@ -1,0 +1,157 @@
+//! Custom roles of organizations, and who holds them.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{Db, Store, StoreError};
+use crate::authz::{RoleGrants, RoleMap};
+use crate::model::CustomRole;
+
+/// Every organization's custom roles, as the policy set needs them (at
+/// start, and for the command-line tools).
+pub fn role_map(store: &Store) -> Result<RoleMap, StoreError> {
+    let mut map = RoleMap::new();
+    for role in store.read(|db| db.list_custom_roles(None))? {
+        map.entry(role.org_id.clone())
+            .or_default()
+            .push(RoleGrants {
+                org: role.org_id,
+                key: role.key,
+                permissions: role.permissions,
+            });
+    }
+    Ok(map)
+}
+
+const COLUMNS: &str = "org_id, key, name, description, permissions, created_at, updated_at";
+
+fn role_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(CustomRole, String)> {
+    Ok((
+        CustomRole {
+            org_id: row.get(0)?,
+            key: row.get(1)?,
+            name: row.get(2)?,
+            description: row.get(3)?,
+            permissions: Vec::new(),
+            created_at: row.get(5)?,
+            updated_at: row.get(6)?,
+        },
+        row.get(4)?,
+    ))
+}
+
+fn with_permissions((mut role, json): (CustomRole, String)) -> Result<CustomRole, StoreError> {
+    role.permissions = serde_json::from_str(&json)
+        .map_err(|_| StoreError::Corrupt(format!("bad permissions of role `{}`", role.key)))?;
+    Ok(role)
+}
+
+fn permissions_json(permissions: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(permissions).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// How many members and pending invites hold a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleUsage {
+    pub members: u64,
+    pub pending_invites: u64,
+}
+
+impl Db<'_> {
+    /// `false` when the organization already has a role with that key.
+    pub fn insert_custom_role(&self, role: &CustomRole) -> Result<bool, StoreError> {
+        let n = self.write_role(
+            "INSERT INTO custom_roles (org_id, key, name, description, permissions, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (org_id, key) DO NOTHING",
+            role,
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn update_custom_role(&self, role: &CustomRole) -> Result<(), StoreError> {
+        self.write_role(
+            "UPDATE custom_roles SET name = ?3, description = ?4, permissions = ?5, updated_at = ?6
+             WHERE org_id = ?1 AND key = ?2",
+            role,
+        )?;
+        Ok(())
+    }
+
+    /// Runs `sql` with the role's columns as ?1–?5 and the time as ?6.
+    fn write_role(&self, sql: &str, role: &CustomRole) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            sql,
+            params![
+                role.org_id,
+                role.key,
+                role.name,
+                role.description,
+                permissions_json(&role.permissions)?,
+                self.now
+            ],
+        )?)
+    }
+
+    pub fn delete_custom_role(&self, org: &str, key: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM custom_roles WHERE org_id = ?1 AND key = ?2",
+            [org, key],
+        )?;
+        Ok(())
+    }
+
+    pub fn get_custom_role(&self, org: &str, key: &str) -> Result<Option<CustomRole>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM custom_roles WHERE org_id = ?1 AND key = ?2");
+        self.conn
+            .query_row(&sql, [org, key], role_from_row)
+            .optional()?
+            .map(with_permissions)
+            .transpose()
+    }
+
+    /// The key of `org`'s role named `name`, if any.
+    pub fn custom_role_named(&self, org: &str, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT key FROM custom_roles WHERE org_id = ?1 AND name = ?2",
+                [org, name],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The custom roles of `org` (of every organization for `None`), by key.
+    pub fn list_custom_roles(&self, org: Option<&str>) -> Result<Vec<CustomRole>, StoreError> {
+        let sql = match org {
+            Some(_) => format!("SELECT {COLUMNS} FROM custom_roles WHERE org_id = ?1 ORDER BY key"),
+            None => {
+                format!("SELECT {COLUMNS} FROM custom_roles WHERE ?1 IS NULL ORDER BY org_id, key")
+            }
+        };
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map([org], role_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(with_permissions).collect()
+    }
+
+    /// Members holding role `key` in `org`, and its invites that are still
+    /// pending (unexpired: an expired invite can no longer be accepted).
+    pub fn role_usage(&self, org: &str, key: &str) -> Result<RoleUsage, StoreError> {
+        let members: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM org_members WHERE org_id = ?1 AND role = ?2",
+            [org, key],
+            |row| row.get(0),
+        )?;
+        let invites: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM invites
+             WHERE org_id = ?1 AND role = ?2 AND status = 'pending' AND expires_at > ?3",
+            params![org, key, self.now],
+            |row| row.get(0),
+        )?;
+        Ok(RoleUsage {
+            members: members.try_into().unwrap_or(0),
+            pending_invites: invites.try_into().unwrap_or(0),
+        })
+    }
+}

@@ -97,6 +97,11 @@ pub struct PolicyBundle {
     pub(super) file_revision: String,
     /// The actions custom roles may hold (`@grantable` in the schema).
     pub(super) grantable: Vec<super::roles::Grantable>,
+    /// The custom roles' generated policies, by action and role group: a
+    /// decision adds only those of the groups its principal is in, so its
+    /// cost does not grow with the number of custom roles (`by_action`
+    /// holds the file policies alone).
+    pub(super) role_grants: super::roles::RoleGrantIndex,
     /// Of the files, and of the custom roles when there are any.
     pub revision: String,
     pub loaded_at: String,
@@ -152,6 +157,7 @@ pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle,
         types,
         parsed: super::memo::ParseCache::default(),
         file_revision: revision.clone(),
+        role_grants: super::roles::RoleGrantIndex::default(),
         grantable,
         revision,
         loaded_at: crate::model::now_rfc3339(),

@@ -582,6 +582,15 @@ impl Authz {
             .action()
             .and_then(|a| bundle.by_action.get(a))
             .unwrap_or(&bundle.policies);
+        let with_grants = role_grants_of(bundle, request, entities).map(|grants| {
+            let mut set = policies.clone();
+            for policy in grants {
+                // Ids are unique across files and roles (checked at load).
+                let _ = set.add(policy.clone());
+            }
+            set
+        });
+        let policies = with_grants.as_ref().unwrap_or(policies);
         let response = self.authorizer.is_authorized(request, policies, entities);
         let mut reasons: Vec<String> = response
             .diagnostics()
@@ -611,6 +620,22 @@ impl Authz {
             data_revision,
         }
     }
+}
+
+/// The generated policies of the custom roles the request's principal
+/// holds, for its action; `None` (the common case) when there are none.
+fn role_grants_of<'b>(
+    bundle: &'b load::PolicyBundle,
+    request: &Request,
+    entities: &Entities,
+) -> Option<Vec<&'b cedar_policy::Policy>> {
+    let by_group = bundle.role_grants.get(request.action()?)?;
+    let grants: Vec<&cedar_policy::Policy> = entities
+        .ancestors(request.principal()?)?
+        .filter_map(|group| by_group.get(group))
+        .flatten()
+        .collect();
+    (!grants.is_empty()).then_some(grants)
 }
 
 /// How many failures a rejected set's error names.

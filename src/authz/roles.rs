@@ -11,7 +11,7 @@
 //! The serving set is the file policies plus these, validated together; a
 //! file `forbid` still overrides a generated permit.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cedar_policy::{
     EntityId, EntityNamespace, EntityUid, Policy, PolicyId, Schema, SchemaFragment, ValidationMode,
@@ -46,6 +46,9 @@ pub struct RoleGrants {
 
 /// The custom roles of every organization, by organization.
 pub type RoleMap = BTreeMap<String, Vec<RoleGrants>>;
+
+/// Generated policies by action, then by the role group they grant to.
+pub type RoleGrantIndex = HashMap<EntityUid, HashMap<EntityUid, Vec<Policy>>>;
 
 /// The grantable actions the schema fragments declare, sorted by action.
 /// Only actions of the default namespace can be granted.
@@ -92,6 +95,7 @@ pub(super) fn with_roles(base: &PolicyBundle, roles: &RoleMap) -> Result<PolicyB
     let grantable: HashSet<&str> = base.grantable.iter().map(|g| g.action.as_str()).collect();
     let mut set = base.file_policies.clone();
     let mut ids = Vec::new();
+    let mut role_grants = RoleGrantIndex::new();
     let mut hasher = Sha256::new();
     hasher.update(base.file_revision.as_bytes());
     for role in roles.values().flatten() {
@@ -109,7 +113,20 @@ pub(super) fn with_roles(base: &PolicyBundle, roles: &RoleMap) -> Result<PolicyB
             hasher.update(text.as_bytes());
             let policy = Policy::parse(Some(PolicyId::new(&id)), &text)
                 .map_err(|e| invalid(&id, e.to_string()))?;
-            set.add(policy).map_err(|e| invalid(&id, e.to_string()))?;
+            set.add(policy.clone())
+                .map_err(|e| invalid(&id, e.to_string()))?;
+            let (Some(action), Some(group)) = (
+                entity_uid(base, "Action", permission),
+                entity_uid(base, "Role", &slice::custom_role_id(&role.org, &role.key)),
+            ) else {
+                return Err(invalid(&id, "the schema lacks the `Role` type or the action".into()));
+            };
+            role_grants
+                .entry(action)
+                .or_default()
+                .entry(group)
+                .or_default()
+                .push(policy);
             ids.push(id);
         }
     }
@@ -138,7 +155,8 @@ pub(super) fn with_roles(base: &PolicyBundle, roles: &RoleMap) -> Result<PolicyB
         });
         format!("sha256:{}", hex::encode(hasher.finalize()))
     };
-    let by_action = super::load::index_by_action(&base.schema, &set)?;
+    // Decisions find the generated policies through `role_grants`.
+    let by_action = super::load::index_by_action(&base.schema, &base.file_policies)?;
     Ok(PolicyBundle {
         policies: set,
         schema: base.schema.clone(),
@@ -150,11 +168,17 @@ pub(super) fn with_roles(base: &PolicyBundle, roles: &RoleMap) -> Result<PolicyB
         file_policies: base.file_policies.clone(),
         file_revision: base.file_revision.clone(),
         grantable: base.grantable.clone(),
+        role_grants,
         revision,
         loaded_at: crate::model::now_rfc3339(),
         files,
         warnings: base.warnings.clone(),
     })
+}
+
+fn entity_uid(base: &PolicyBundle, kind: &str, id: &str) -> Option<EntityUid> {
+    let name = base.types.get(kind)?;
+    Some(EntityUid::from_type_name_and_id(name.clone(), EntityId::new(id)))
 }
 
 fn invalid(id: &str, message: String) -> LoadError {

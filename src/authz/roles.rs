@@ -119,7 +119,10 @@ pub(super) fn with_roles(base: &PolicyBundle, roles: &RoleMap) -> Result<PolicyB
                 entity_uid(base, "Action", permission),
                 entity_uid(base, "Role", &slice::custom_role_id(&role.org, &role.key)),
             ) else {
-                return Err(invalid(&id, "the schema lacks the `Role` type or the action".into()));
+                return Err(invalid(
+                    &id,
+                    "the schema lacks the `Role` type or the action".into(),
+                ));
             };
             role_grants
                 .entry(action)
@@ -178,7 +181,10 @@ pub(super) fn with_roles(base: &PolicyBundle, roles: &RoleMap) -> Result<PolicyB
 
 fn entity_uid(base: &PolicyBundle, kind: &str, id: &str) -> Option<EntityUid> {
     let name = base.types.get(kind)?;
-    Some(EntityUid::from_type_name_and_id(name.clone(), EntityId::new(id)))
+    Some(EntityUid::from_type_name_and_id(
+        name.clone(),
+        EntityId::new(id),
+    ))
 }
 
 fn invalid(id: &str, message: String) -> LoadError {

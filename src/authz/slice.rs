@@ -250,7 +250,9 @@ impl<'s> SliceBuilder<'s> {
                     let org_uid = uid(&t.org, org);
                     self.want(&org_uid);
                     let entity = workspace_entity(t, wanted.clone(), org, id, org_uid)?;
-                    return Ok(Some(Arc::new(AsRef::<ast::Entity>::as_ref(&entity).clone())));
+                    return Ok(Some(Arc::new(
+                        AsRef::<ast::Entity>::as_ref(&entity).clone(),
+                    )));
                 }
             }
             let found = self.cache.workspace(id, self.snapshot, |org| {

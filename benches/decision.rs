@@ -18,6 +18,10 @@ use tenantgate::model::{OrgAccess, OrgRole, WorkspaceAccess, WorkspaceRole};
 use tenantgate::snapshot::Snapshot;
 use tenantgate::store::Store;
 
+// The allocator the binary ships with, so the numbers are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `orgs` organizations of 10 members each (1 owner, 2 admins, 1
 /// accounting, 6 members) with 2 workspaces of 3 members.
 fn dataset(orgs: usize) -> Vec<OrgAccess> {

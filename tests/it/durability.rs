@@ -320,16 +320,6 @@ fn sigterm_lets_a_request_in_flight_finish() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#""decision":"Deny""#), "{answer}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no exit after the drain"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = server.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }

@@ -165,17 +165,7 @@ fn sigterm_shuts_down_cleanly() {
         .status()
         .unwrap()
         .success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no exit 10 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = server.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }
 

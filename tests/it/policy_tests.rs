@@ -159,6 +159,23 @@ fn a_broken_test_file_is_an_error_naming_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no test files"));
 }
 
+/// `policy impact --against proposed` on a small sample, as JSON.
+fn impact_json(dir: &std::path::Path) -> std::process::Output {
+    tenantgate_cli(
+        dir,
+        &[
+            "policy",
+            "impact",
+            "--against",
+            "proposed",
+            "--sample",
+            "5",
+            "--format",
+            "json",
+        ],
+    )
+}
+
 #[test]
 fn impact_lists_the_decisions_a_change_would_flip() {
     let dir = workdir_with_tests();
@@ -182,36 +199,12 @@ fn impact_lists_the_decisions_a_change_would_flip() {
     copy_dir(&dir.path().join("policies"), &proposed);
 
     // The same set: nothing changes.
-    let same = json_of(&tenantgate_cli(
-        dir.path(),
-        &[
-            "policy",
-            "impact",
-            "--against",
-            "proposed",
-            "--sample",
-            "5",
-            "--format",
-            "json",
-        ],
-    ));
+    let same = json_of(&impact_json(dir.path()));
     assert!(same["from_database"].as_u64().unwrap() > 500, "{same}");
     assert_eq!(same["changes"], json!([]));
 
     std::fs::write(proposed.join("freeze.cedar"), FORBID_ADMIN_BILLING).unwrap();
-    let out = tenantgate_cli(
-        dir.path(),
-        &[
-            "policy",
-            "impact",
-            "--against",
-            "proposed",
-            "--sample",
-            "5",
-            "--format",
-            "json",
-        ],
-    );
+    let out = impact_json(dir.path());
     assert!(out.status.success());
     let report = json_of(&out);
     let changes = report["changes"].as_array().unwrap();

@@ -33,6 +33,13 @@ impl Tenancy {
         let name = check_name(&req.name)?;
         let email = check_email(&req.owner.email)?;
         let owner = match (&req.owner.id, actor.user_id()) {
+            // Making someone owner takes that someone (or a system call):
+            // no tenant enrolls another user in an org they never joined.
+            (Some(owner), Some(actor)) if owner != actor => {
+                return Err(DomainError::Forbidden(format!(
+                    "user `{actor}` may not make `{owner}` the owner of a new organization; only `{owner}` or a system call may"
+                )))
+            }
             (Some(owner), _) => owner.clone(),
             (None, Some(actor)) => actor.to_owned(),
             (None, None) => {
@@ -46,12 +53,16 @@ impl Tenancy {
             let org_id = id.clone();
             inner.change_org(&id, move |c| {
                 if !c.db.insert_org(&org_id, &name)? {
-                    return Err(DomainError::AlreadyExists(format!(
-                        "organization `{org_id}` already exists"
-                    )));
+                    return Err(DomainError::AlreadyExists(
+                        if c.db.org_id_retired(&org_id)? {
+                            format!("organization id `{org_id}` belonged to a deleted organization and is never reused")
+                        } else {
+                            format!("organization `{org_id}` already exists")
+                        },
+                    ));
                 }
-                c.db.upsert_user(&owner, &email)?;
-                c.db.insert_member(&org_id, &owner, &OrgRole::Owner.into())?;
+                c.db.record_user(&owner, &email)?;
+                c.db.insert_member(&org_id, &owner, &OrgRole::Owner.into(), &email)?;
                 c.audit(
                     &org_id,
                     &actor,
@@ -106,7 +117,8 @@ impl Tenancy {
     }
 
     /// Deletes the organization with its workspaces, memberships and
-    /// invites; its audit log stays.
+    /// invites; its audit log stays (for system calls), and its id and its
+    /// workspaces' ids are retired for good.
     pub async fn delete_org(&self, actor: Actor, org: String) -> Result<(), DomainError> {
         self.run(move |inner| {
             // Its custom roles go too, and with them their policies.

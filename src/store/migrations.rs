@@ -151,6 +151,90 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX org_members_by_role ON org_members(org_id, role);
     CREATE INDEX invites_by_role ON invites(org_id, role) WHERE status = 'pending';
     "#,
+    // 3: tenant identity. An id that once named an organization or a
+    // workspace never names another one: deleting retires the id (triggers,
+    // so every writer obeys, cascades included) and inserting a retired id
+    // is skipped, which callers see as "id taken". And each membership keeps
+    // the email its organization was given, so no tenant's write changes
+    // what another tenant sees.
+    r#"
+    CREATE TABLE retired_ids (
+        kind       TEXT NOT NULL,  -- 'org' or 'workspace'
+        id         TEXT NOT NULL,
+        org_id     TEXT NOT NULL,  -- the organization it belonged to
+        retired_at TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+
+    CREATE TRIGGER retire_org_id AFTER DELETE ON organizations BEGIN
+        INSERT OR IGNORE INTO retired_ids (kind, id, org_id, retired_at)
+        VALUES ('org', OLD.id, OLD.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+    END;
+    CREATE TRIGGER retire_workspace_id AFTER DELETE ON workspaces BEGIN
+        INSERT OR IGNORE INTO retired_ids (kind, id, org_id, retired_at)
+        VALUES ('workspace', OLD.id, OLD.org_id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+    END;
+    CREATE TRIGGER keep_org_id_retired BEFORE INSERT ON organizations
+    WHEN EXISTS (SELECT 1 FROM retired_ids WHERE kind = 'org' AND id = NEW.id)
+    BEGIN SELECT RAISE(IGNORE); END;
+    CREATE TRIGGER keep_workspace_id_retired BEFORE INSERT ON workspaces
+    WHEN EXISTS (SELECT 1 FROM retired_ids WHERE kind = 'workspace' AND id = NEW.id)
+    BEGIN SELECT RAISE(IGNORE); END;
+    -- Ids never change: a renamed id would escape retirement.
+    CREATE TRIGGER org_ids_are_fixed BEFORE UPDATE OF id ON organizations
+    WHEN NEW.id <> OLD.id BEGIN SELECT RAISE(ABORT, 'organization ids never change'); END;
+    CREATE TRIGGER workspace_ids_are_fixed BEFORE UPDATE OF id, org_id ON workspaces
+    WHEN NEW.id <> OLD.id OR NEW.org_id <> OLD.org_id
+    BEGIN SELECT RAISE(ABORT, 'workspace ids never change'); END;
+
+    -- Ids deleted before this version: every org id the audit log knows of
+    -- and every workspace id it saw created or deleted, when gone now.
+    INSERT OR IGNORE INTO retired_ids (kind, id, org_id, retired_at)
+        SELECT 'org', org_id, org_id, MAX(at) FROM audit_events
+        WHERE org_id NOT IN (SELECT id FROM organizations) GROUP BY org_id;
+    INSERT OR IGNORE INTO retired_ids (kind, id, org_id, retired_at)
+        SELECT 'workspace', substr(target, 12), org_id, MAX(at) FROM audit_events
+        WHERE action IN ('workspace.create', 'workspace.delete') AND target LIKE 'Workspace::%'
+          AND substr(target, 12) NOT IN (SELECT id FROM workspaces)
+        GROUP BY substr(target, 12);
+
+    -- An organization re-created under a deleted id before this version
+    -- shows its members only its own audit rows (and counts only its own
+    -- invite sends): those from its latest `org.create` on.
+    ALTER TABLE organizations ADD COLUMN audit_from INTEGER NOT NULL DEFAULT 0;
+    UPDATE organizations SET audit_from = COALESCE(
+        (SELECT MAX(a.id) FROM audit_events a
+         WHERE a.org_id = organizations.id AND a.action = 'org.create'), 0)
+    WHERE EXISTS (SELECT 1 FROM audit_events d
+                  WHERE d.org_id = organizations.id AND d.action = 'org.delete');
+
+    -- The email of each membership: the one this organization last gave
+    -- for the user (its audit log holds it), else the user's last known one.
+    ALTER TABLE org_members ADD COLUMN email TEXT NOT NULL DEFAULT '';
+    CREATE TEMP TABLE given_emails (
+        org_id  TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        email   TEXT,
+        PRIMARY KEY (org_id, user_id)
+    ) WITHOUT ROWID;
+    -- With MAX(id), SQLite takes the other columns from the latest row.
+    INSERT INTO given_emails (org_id, user_id, email)
+        SELECT org_id, user_id, email FROM (
+            SELECT org_id, substr(target, 7) AS user_id,
+                   json_extract(details, '$.email') AS email, MAX(id)
+            FROM audit_events
+            WHERE action IN ('member.add', 'invite.accept') AND target LIKE 'User::%'
+              AND json_valid(details)
+            GROUP BY org_id, target);
+    UPDATE org_members SET email = COALESCE(
+        (SELECT g.email FROM given_emails g
+         WHERE g.org_id = org_members.org_id AND g.user_id = org_members.user_id
+           AND typeof(g.email) = 'text'),
+        (SELECT u.email FROM users u WHERE u.id = org_members.user_id),
+        '');
+    DROP TABLE given_emails;
+    CREATE INDEX org_members_by_email ON org_members(org_id, email);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -257,3 +257,128 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{History, Store};
+
+    /// A database file as version 2 wrote it: raw SQL of that schema, with
+    /// the state the old code could leave: olive's one global email
+    /// overwritten by another tenant, an org deleted and one deleted and
+    /// re-created by someone else, a deleted workspace.
+    fn version_2_file(path: &std::path::Path) {
+        let conn = Connection::open(path).unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            r#"
+            INSERT INTO users VALUES ('olive', 'mallory@evil.test', 't0', 't1');
+            INSERT INTO users VALUES ('ursula', 'ursula@example.com', 't0', 't0');
+            INSERT INTO organizations VALUES ('acme', 'Acme', 't0', 't0');
+            INSERT INTO organizations VALUES ('evil', 'Evil', 't0', 't0');
+            INSERT INTO organizations VALUES ('taken', 'Taken', 't3', 't3');
+            INSERT INTO org_members VALUES ('acme', 'olive', 'owner', 't0');
+            INSERT INTO org_members VALUES ('acme', 'ursula', 'member', 't0');
+            INSERT INTO org_members VALUES ('evil', 'olive', 'member', 't1');
+            INSERT INTO workspaces VALUES ('ws1', 'acme', 'One', 't0');
+            INSERT INTO audit_events (org_id, at, actor, action, target, details) VALUES
+              ('acme', 't0', 'system', 'member.add', 'User::olive', '{"email":"olive@example.com","role":"owner"}'),
+              ('acme', 't0', 'olive', 'workspace.delete', 'Workspace::design', '{"name":"Design"}'),
+              ('evil', 't1', 'mallory', 'member.add', 'User::olive', '{"email":"mallory@evil.test","role":"member"}'),
+              ('stale', 't1', 'olive', 'org.create', 'Organization::stale', '{}'),
+              ('stale', 't2', 'olive', 'org.delete', 'Organization::stale', '{}'),
+              ('taken', 't1', 'tom', 'org.create', 'Organization::taken', '{}'),
+              ('taken', 't2', 'tom', 'invite.create', 'Invite::i1', '{"email":"tina@example.com"}'),
+              ('taken', 't2', 'tom', 'org.delete', 'Organization::taken', '{}'),
+              ('taken', 't3', 'mallory', 'org.create', 'Organization::taken', '{}');
+            "#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn version_2_data_keeps_each_orgs_emails_and_retires_deleted_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        version_2_file(&path);
+        let store = Store::open(&path).unwrap();
+        let email = |org: &str, user: &str| {
+            store
+                .read(|db| db.get_member(org, user))
+                .unwrap()
+                .unwrap()
+                .email
+        };
+        // What each org was given, as its audit log recorded it; else the
+        // last known address.
+        assert_eq!(email("acme", "olive"), "olive@example.com");
+        assert_eq!(email("evil", "olive"), "mallory@evil.test");
+        assert_eq!(email("acme", "ursula"), "ursula@example.com");
+        store
+            .read(|db| {
+                assert!(db.member_has_email("acme", "olive@example.com")?);
+                assert!(!db.member_has_email("acme", "mallory@evil.test")?);
+                assert!(db.org_id_retired("stale")?);
+                assert!(!db.org_id_retired("acme")?);
+                assert!(db.workspace_id_retired("design")?);
+                assert!(!db.workspace_id_retired("ws1")?);
+                // The org re-created under a deleted id sees only its own rows.
+                let (live, _) = db.list_audit("taken", History::Live, None, 50)?;
+                assert_eq!(live.len(), 1);
+                assert_eq!(live[0].actor, "mallory");
+                let (all, _) = db.list_audit("taken", History::All, None, 50)?;
+                assert_eq!(all.len(), 4);
+                assert_eq!(db.count_invite_sends_since("taken", "t0")?, 0);
+                let (gone, _) = db.list_audit("stale", History::Live, None, 50)?;
+                assert!(gone.is_empty());
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let (created, _) = store
+            .write(|db| {
+                Ok::<_, StoreError>((
+                    db.insert_org("stale", "Again")?,
+                    db.insert_workspace("design", "evil", "Mine")?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(created, (false, false));
+    }
+
+    #[test]
+    fn deleting_retires_ids_even_by_cascade() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let ((), _) = store
+            .write(|db| {
+                assert!(db.insert_org("acme", "Acme")?);
+                assert!(db.insert_workspace("ws1", "acme", "One")?);
+                assert!(db.insert_workspace("ws2", "acme", "Two")?);
+                assert!(db.delete_workspace("ws1")?);
+                assert!(db.delete_org("acme")?);
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let (again, _) = store
+            .write(|db| {
+                assert!(db.insert_org("other", "Other")?);
+                Ok::<_, StoreError>([
+                    db.insert_org("acme", "Acme")?,
+                    db.insert_workspace("ws1", "other", "One")?,
+                    db.insert_workspace("ws2", "other", "Two")?,
+                ])
+            })
+            .unwrap();
+        assert_eq!(again, [false; 3]);
+        store
+            .read(|db| {
+                assert!(db.org_id_retired("acme")? && db.workspace_id_retired("ws2")?);
+                assert!(db.get_org("acme")?.is_none());
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+}

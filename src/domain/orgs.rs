@@ -17,7 +17,9 @@ pub struct CreateOrg {
     pub owner: NewOwner,
 }
 
-/// The first owner of a new organization; the id defaults to the actor's.
+/// The first owner of a new organization; the id defaults to the actor's,
+/// and with an actor may only be the actor's. `email` is the address this
+/// organization knows the owner by.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOwner {

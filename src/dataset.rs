@@ -112,6 +112,10 @@ pub fn user_id(u: usize) -> String {
     format!("user{u}")
 }
 
+fn user_email(u: usize) -> String {
+    format!("user{u}@example.com")
+}
+
 pub fn workspace_id(o: usize, w: usize) -> String {
     format!("org{o}-ws{w}")
 }
@@ -128,18 +132,22 @@ pub fn workspace_members(scale: &Scale, w: usize) -> Vec<usize> {
 pub fn write(store: &Store, scale: &Scale) -> Result<(), StoreError> {
     store.write(|db| {
         for u in 0..scale.users {
-            db.upsert_user(&user_id(u), &format!("user{u}@example.com"))?;
+            db.record_user(&user_id(u), &user_email(u))?;
         }
         for o in 0..scale.orgs {
             let org = org_id(o);
-            db.insert_org(&org, &format!("Organization {o}"))?;
+            if !db.insert_org(&org, &format!("Organization {o}"))? {
+                return Err(StoreError::IdTaken(format!("organization id `{org}`")));
+            }
             let members = org_members(scale, o);
             for (i, u) in members.iter().enumerate() {
-                db.insert_member(&org, &user_id(*u), &role_of(i).into())?;
+                db.insert_member(&org, &user_id(*u), &role_of(i).into(), &user_email(*u))?;
             }
             for w in 0..scale.workspaces_per_org {
                 let ws = workspace_id(o, w);
-                db.insert_workspace(&ws, &org, &format!("Workspace {w}"))?;
+                if !db.insert_workspace(&ws, &org, &format!("Workspace {w}"))? {
+                    return Err(StoreError::IdTaken(format!("workspace id `{ws}`")));
+                }
                 for (k, m) in workspace_members(scale, w).into_iter().enumerate() {
                     let role = if k == 0 {
                         WorkspaceRole::Admin

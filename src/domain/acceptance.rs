@@ -96,8 +96,8 @@ impl Tenancy {
                     )));
                 }
                 end(c, &invite, InviteStatus::Accepted, Some(&user.id)).map_err(|_| DomainError::InviteNotFound)?;
-                c.db.upsert_user(&user.id, &email)?;
-                c.db.insert_member(&invite.org_id, &user.id, &invite.role)?;
+                c.db.record_user(&user.id, &email)?;
+                c.db.insert_member(&invite.org_id, &user.id, &invite.role, &email)?;
                 c.audit(&invite.org_id, &Actor::User(user.id.clone()), "invite.accept",
                     &format!("User::{}", user.id),
                     json!({"invite": invite.id, "email": email, "role": invite.role, "invited_by": invite.invited_by}))?;

@@ -63,8 +63,8 @@ impl Tenancy {
                         "user `{user}` is already a member of `{org}`"
                     )));
                 }
-                c.db.upsert_user(&user, &email)?;
-                c.db.insert_member(&org, &user, &role)?;
+                c.db.record_user(&user, &email)?;
+                c.db.insert_member(&org, &user, &role, &email)?;
                 c.audit(
                     &org,
                     &actor,

@@ -17,7 +17,9 @@ pub struct CreateOrg {
     pub owner: NewOwner,
 }
 
-/// The first owner of a new organization; the id defaults to the actor's.
+/// The first owner of a new organization; the id defaults to the actor's,
+/// and with an actor may only be the actor's. `email` is the address this
+/// organization knows the owner by.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOwner {
@@ -33,6 +35,13 @@ impl Tenancy {
         let name = check_name(&req.name)?;
         let email = check_email(&req.owner.email)?;
         let owner = match (&req.owner.id, actor.user_id()) {
+            // Making someone owner takes that someone (or a system call):
+            // no tenant enrolls another user in an org they never joined.
+            (Some(owner), Some(actor)) if owner != actor => {
+                return Err(DomainError::Forbidden(format!(
+                    "user `{actor}` may not make `{owner}` the owner of a new organization; only `{owner}` or a system call may"
+                )))
+            }
             (Some(owner), _) => owner.clone(),
             (None, Some(actor)) => actor.to_owned(),
             (None, None) => {
@@ -46,12 +55,16 @@ impl Tenancy {
             let org_id = id.clone();
             inner.change_org(&id, move |c| {
                 if !c.db.insert_org(&org_id, &name)? {
-                    return Err(DomainError::AlreadyExists(format!(
-                        "organization `{org_id}` already exists"
-                    )));
+                    return Err(DomainError::AlreadyExists(
+                        if c.db.org_id_retired(&org_id)? {
+                            format!("organization id `{org_id}` belonged to a deleted organization and is never reused")
+                        } else {
+                            format!("organization `{org_id}` already exists")
+                        },
+                    ));
                 }
-                c.db.upsert_user(&owner, &email)?;
-                c.db.insert_member(&org_id, &owner, &OrgRole::Owner.into())?;
+                c.db.record_user(&owner, &email)?;
+                c.db.insert_member(&org_id, &owner, &OrgRole::Owner.into(), &email)?;
                 c.audit(
                     &org_id,
                     &actor,
@@ -106,7 +119,8 @@ impl Tenancy {
     }
 
     /// Deletes the organization with its workspaces, memberships and
-    /// invites; its audit log stays.
+    /// invites; its audit log stays (for system calls), and its id and its
+    /// workspaces' ids are retired for good.
     pub async fn delete_org(&self, actor: Actor, org: String) -> Result<(), DomainError> {
         self.run(move |inner| {
             // Its custom roles go too, and with them their policies.

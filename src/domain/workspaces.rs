@@ -30,7 +30,11 @@ impl Tenancy {
                     )));
                 }
                 if !c.db.insert_workspace(&id, &org, &name)? {
-                    return Err(DomainError::AlreadyExists(format!("workspace `{id}` already exists")));
+                    return Err(DomainError::AlreadyExists(if c.db.workspace_id_retired(&id)? {
+                        format!("workspace id `{id}` belonged to a deleted workspace and is never reused")
+                    } else {
+                        format!("workspace `{id}` already exists")
+                    }));
                 }
                 c.audit(&org, &actor, "workspace.create", &ws_target(&id), json!({"name": name}))?;
                 fetch_workspace(c, &org, &id)

@@ -19,7 +19,12 @@ use crate::model::{AuditEvent, Member, Org, Page, Scope, UserOrg};
     tag = "organizations",
     params(ActorHeader),
     request_body = crate::domain::CreateOrg,
-    responses((status = 201, description = "the organization, with its first owner", body = crate::model::Org), super::openapi::Problems),
+    responses(
+        (status = 201, description = "the organization, with its first owner (the actor, or for a system call `owner.id`)", body = crate::model::Org),
+        (status = 403, description = "`forbidden`: `owner.id` names someone other than the actor; only that user themself, or a system call, makes them owner of a new organization", body = super::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "`already_exists`: the id is taken, or belonged to a deleted organization (ids are never reused, by anyone)", body = super::openapi::ProblemDoc, content_type = "application/problem+json"),
+        super::openapi::Problems
+    ),
     security(("api_key" = []), ())
 )]
 pub async fn create_org(
@@ -80,7 +85,7 @@ pub async fn update_org(
     path = "/v1/orgs/{org}",
     tag = "organizations",
     params(("org" = String, Path, description = "organization id"), ActorHeader),
-    responses((status = 204, description = "deleted with its workspaces, memberships and invites; the audit log stays (`org.delete`)"), super::openapi::Problems),
+    responses((status = 204, description = "deleted with its workspaces, memberships and invites (`org.delete`); the audit log stays, for system calls only; the org id and its workspace ids are retired and never name anything again"), super::openapi::Problems),
     security(("api_key" = []), ())
 )]
 pub async fn delete_org(
@@ -167,7 +172,7 @@ pub struct AddMember {
     tag = "members",
     params(("org" = String, Path, description = "organization id"), ("user" = String, Path, description = "user id"), ActorHeader),
     request_body = AddMember,
-    responses((status = 201, description = "added without an invite (`member.add`)", body = crate::model::Member), super::openapi::Problems),
+    responses((status = 201, description = "added without an invite (`member.add`); `email` is the address this organization knows the member by, whatever other organizations were given", body = crate::model::Member), super::openapi::Problems),
     security(("api_key" = []), ())
 )]
 pub async fn add_member(
@@ -264,7 +269,11 @@ pub async fn transfer_ownership(
     path = "/v1/orgs/{org}/audit",
     tag = "audit",
     params(("org" = String, Path, description = "organization id"), ActorHeader, PageParams),
-    responses((status = 200, description = "audit events, newest first (`audit.read`)", body = crate::model::Page<crate::model::AuditEvent>), super::openapi::Problems),
+    responses(
+        (status = 200, description = "audit events, newest first (`audit.read`); a deleted organization's events only to a system call", body = crate::model::Page<crate::model::AuditEvent>),
+        (status = 404, description = "`not_found`: no such organization; also, with an actor, a deleted one", body = super::openapi::ProblemDoc, content_type = "application/problem+json"),
+        super::openapi::Problems
+    ),
     security(("api_key" = []), ())
 )]
 pub async fn audit(

@@ -26,7 +26,11 @@ pub struct CreateWorkspace {
     tag = "workspaces",
     params(("org" = String, Path, description = "organization id"), ActorHeader),
     request_body = CreateWorkspace,
-    responses((status = 201, description = "created (`workspace.create`)", body = crate::model::Workspace), super::openapi::Problems),
+    responses(
+        (status = 201, description = "created (`workspace.create`)", body = crate::model::Workspace),
+        (status = 409, description = "`already_exists`: the id is taken (in any organization), or belonged to a deleted workspace (ids are never reused, by anyone)", body = super::openapi::ProblemDoc, content_type = "application/problem+json"),
+        super::openapi::Problems
+    ),
     security(("api_key" = []), ())
 )]
 pub async fn create(

@@ -6,6 +6,15 @@ use super::orgs::fetch_limit;
 use super::{split_page, Db, StoreError};
 use crate::model::AuditEvent;
 
+/// Which audit rows of an organization id to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    /// Those of the live organization (for its members).
+    Live,
+    /// Every row ever written under the id (for system calls).
+    All,
+}
+
 impl Db<'_> {
     pub fn insert_audit(
         &self,
@@ -24,28 +33,39 @@ impl Db<'_> {
     }
 
     /// Events of `org`, newest first, older than the event id `before`.
+    /// `History::Live` keeps to the live organization of that id: nothing
+    /// once it is deleted, and nothing from before its creation when an
+    /// earlier organization had the id (possible only in databases from
+    /// before ids were retired). `History::All` is every row of the id.
     pub fn list_audit(
         &self,
         org: &str,
+        history: History,
         before: Option<i64>,
         limit: usize,
     ) -> Result<(Vec<AuditEvent>, bool), StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, at, actor, action, target, details FROM audit_events
-             WHERE org_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+             WHERE org_id = ?1 AND (?2 IS NULL OR id < ?2)
+               AND (?4 OR id >= COALESCE((SELECT audit_from FROM organizations WHERE id = ?1), ?5))
+             ORDER BY id DESC LIMIT ?3",
         )?;
+        let all = history == History::All;
         let rows = stmt
-            .query_map(params![org, before, fetch_limit(limit)], |row| {
-                let details: String = row.get(5)?;
-                Ok(AuditEvent {
-                    id: row.get::<_, i64>(0)?.to_string(),
-                    at: row.get(1)?,
-                    actor: row.get(2)?,
-                    action: row.get(3)?,
-                    target: row.get(4)?,
-                    details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
-                })
-            })?
+            .query_map(
+                params![org, before, fetch_limit(limit), all, i64::MAX],
+                |row| {
+                    let details: String = row.get(5)?;
+                    Ok(AuditEvent {
+                        id: row.get::<_, i64>(0)?.to_string(),
+                        at: row.get(1)?,
+                        actor: row.get(2)?,
+                        action: row.get(3)?,
+                        target: row.get(4)?,
+                        details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                    })
+                },
+            )?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(split_page(rows, limit))
     }

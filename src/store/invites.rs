@@ -230,13 +230,12 @@ impl Db<'_> {
             .is_some())
     }
 
-    /// Whether a member of `org` has this email.
+    /// Whether a member of `org` has this email in `org`.
     pub fn member_has_email(&self, org: &str, email: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .query_row(
-                "SELECT 1 FROM org_members m JOIN users u ON u.id = m.user_id
-                 WHERE m.org_id = ?1 AND u.email = ?2",
+                "SELECT 1 FROM org_members WHERE org_id = ?1 AND email = ?2",
                 [org, email],
                 |_| Ok(()),
             )
@@ -287,11 +286,14 @@ impl Db<'_> {
         Ok(u32::try_from(days).unwrap_or(1))
     }
 
-    /// How many invites were created or resent in `org` since `since`.
+    /// How many invites were created or resent in `org` since `since`, by
+    /// this organization only (not by an earlier one of the same id, see
+    /// `list_audit`).
     pub fn count_invite_sends_since(&self, org: &str, since: &str) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM audit_events
-             WHERE org_id = ?1 AND action IN ('invite.create', 'invite.resend') AND at > ?2",
+             WHERE org_id = ?1 AND action IN ('invite.create', 'invite.resend') AND at > ?2
+               AND id >= (SELECT audit_from FROM organizations WHERE id = ?1)",
             params![org, since],
             |row| row.get(0),
         )?;

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
+pub use audit::History;
 pub use invites::InviteFilter;
 pub use migrations::LATEST_VERSION;
 pub use roles::{role_map, RoleUsage};
@@ -36,6 +37,9 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    /// An id a bulk writer (the dataset) wanted is taken or retired.
+    #[error("{0} is taken or belonged to a deleted object")]
+    IdTaken(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error(transparent)]

@@ -18,6 +18,8 @@ fn org_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Org> {
 }
 
 impl Db<'_> {
+    /// Inserts an organization; `false` when the id is taken or retired (the
+    /// schema skips inserts of retired ids).
     pub fn insert_org(&self, id: &str, name: &str) -> Result<bool, StoreError> {
         let n = self.conn.prepare_cached(
             "INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
@@ -44,6 +46,21 @@ impl Db<'_> {
             .is_some())
     }
 
+    /// Whether `id` named an organization that was deleted: such an id is
+    /// never given to another organization.
+    pub fn org_id_retired(&self, id: &str) -> Result<bool, StoreError> {
+        self.retired("org", id)
+    }
+
+    pub(super) fn retired(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM retired_ids WHERE kind = ?1 AND id = ?2")?
+            .query_row([kind, id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     pub fn rename_org(&self, id: &str, name: &str) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "UPDATE organizations SET name = ?2, updated_at = ?3 WHERE id = ?1",
@@ -53,7 +70,8 @@ impl Db<'_> {
     }
 
     /// Deletes the organization with its workspaces, memberships and invites
-    /// (by cascade). Audit rows stay.
+    /// (by cascade). Audit rows stay; the org id and its workspace ids are
+    /// retired (by trigger).
     pub fn delete_org(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
@@ -61,13 +79,14 @@ impl Db<'_> {
             == 1)
     }
 
-    /// Records a user, or refreshes the email of a known one.
-    pub fn upsert_user(&self, id: &str, email: &str) -> Result<(), StoreError> {
+    /// Records a user the first time one is seen. A known user is left as
+    /// is: emails belong to memberships (each organization keeps the one it
+    /// was given), so no organization's write changes what another sees.
+    pub fn record_user(&self, id: &str, email: &str) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "INSERT INTO users (id, email, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT (id) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at
-             WHERE users.email <> excluded.email",
+             ON CONFLICT (id) DO NOTHING",
             )?
             .execute(params![id, email, self.now])?;
         Ok(())
@@ -94,11 +113,18 @@ impl Db<'_> {
         Ok(n.try_into().unwrap_or(0))
     }
 
-    pub fn insert_member(&self, org: &str, user: &str, role: &RoleKey) -> Result<(), StoreError> {
+    /// Adds a membership with the email `org` knows the user by.
+    pub fn insert_member(
+        &self,
+        org: &str,
+        user: &str,
+        role: &RoleKey,
+        email: &str,
+    ) -> Result<(), StoreError> {
         self.conn.prepare_cached(
-            "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO org_members (org_id, user_id, role, joined_at, email) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
-        .execute(params![org, user, role.as_str(), self.now])?;
+        .execute(params![org, user, role.as_str(), self.now, email])?;
         Ok(())
     }
 
@@ -128,9 +154,8 @@ impl Db<'_> {
         let row = self
             .conn
             .query_row(
-                "SELECT m.user_id, u.email, m.role, m.joined_at
-                 FROM org_members m JOIN users u ON u.id = m.user_id
-                 WHERE m.org_id = ?1 AND m.user_id = ?2",
+                "SELECT m.user_id, m.email, m.role, m.joined_at
+                 FROM org_members m WHERE m.org_id = ?1 AND m.user_id = ?2",
                 [org, user],
                 member_columns,
             )
@@ -147,8 +172,8 @@ impl Db<'_> {
         limit: usize,
     ) -> Result<(Vec<Member>, bool), StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT m.user_id, u.email, m.role, m.joined_at
-             FROM org_members m JOIN users u ON u.id = m.user_id
+            "SELECT m.user_id, m.email, m.role, m.joined_at
+             FROM org_members m
              WHERE m.org_id = ?1 AND (?2 IS NULL OR m.role = ?2) AND (?3 IS NULL OR m.user_id > ?3)
              ORDER BY m.user_id LIMIT ?4",
         )?;

@@ -31,11 +31,12 @@ impl Db<'_> {
     pub fn due_mail(&self, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT m.id, m.invite_id, m.recipient, m.attempts, o.id, o.name, i.role,
-                    COALESCE(u.email, i.invited_by), i.expires_at
+                    COALESCE(im.email, i.invited_by), i.expires_at
              FROM mail_outbox m
              JOIN invites i ON i.id = m.invite_id
              JOIN organizations o ON o.id = i.org_id
-             LEFT JOIN users u ON u.id = i.invited_by
+             -- The inviter as this organization knows them.
+             LEFT JOIN org_members im ON im.org_id = i.org_id AND im.user_id = i.invited_by
              WHERE m.status = 'queued' AND m.next_attempt_at <= ?1
              ORDER BY m.next_attempt_at, m.id LIMIT ?2",
         )?;

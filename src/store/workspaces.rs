@@ -16,7 +16,8 @@ fn workspace_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Workspace> {
 }
 
 impl Db<'_> {
-    /// Inserts a workspace; `false` when the id is taken (in any organization).
+    /// Inserts a workspace; `false` when the id is taken (in any
+    /// organization) or retired (the schema skips inserts of retired ids).
     pub fn insert_workspace(&self, id: &str, org: &str, name: &str) -> Result<bool, StoreError> {
         let n = self
             .conn
@@ -39,6 +40,13 @@ impl Db<'_> {
             .optional()?)
     }
 
+    /// Whether `id` named a workspace that was deleted (alone or with its
+    /// organization): such an id is never given to another workspace.
+    pub fn workspace_id_retired(&self, id: &str) -> Result<bool, StoreError> {
+        self.retired("workspace", id)
+    }
+
+    /// Deletes a workspace; its id is retired (by trigger).
     pub fn delete_workspace(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
@@ -114,8 +122,9 @@ impl Db<'_> {
         let row = self
             .conn
             .query_row(
-                "SELECT w.user_id, u.email, w.role, w.added_at
-                 FROM workspace_members w JOIN users u ON u.id = w.user_id
+                "SELECT w.user_id, m.email, w.role, w.added_at
+                 FROM workspace_members w
+                 JOIN org_members m ON m.org_id = w.org_id AND m.user_id = w.user_id
                  WHERE w.workspace_id = ?1 AND w.user_id = ?2",
                 [ws, user],
                 |row| {
@@ -154,8 +163,9 @@ impl Db<'_> {
         limit: usize,
     ) -> Result<(Vec<WorkspaceMember>, bool), StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT w.user_id, u.email, w.role, w.added_at
-             FROM workspace_members w JOIN users u ON u.id = w.user_id
+            "SELECT w.user_id, m.email, w.role, w.added_at
+             FROM workspace_members w
+             JOIN org_members m ON m.org_id = w.org_id AND m.user_id = w.user_id
              WHERE w.workspace_id = ?1 AND (?2 IS NULL OR w.user_id > ?2)
              ORDER BY w.user_id LIMIT ?3",
         )?;

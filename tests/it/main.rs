@@ -29,5 +29,6 @@ mod policy_tests;
 mod reload;
 mod roles;
 mod secrets;
+mod tenant_ids;
 mod walkthrough;
 mod workspaces;

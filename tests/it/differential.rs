@@ -463,3 +463,30 @@ fn decisions_equal_cedar_over_the_whole_database() {
         asked.get()
     );
 }
+
+/// An organization that does not exist, or no longer does: management
+/// calls answer 404, and nobody holds any permission on it.
+#[tokio::test]
+async fn unknown_organizations_answer_not_found_and_grant_nothing() {
+    let t = TestApp::new();
+    t.seed_acme().await;
+    t.create_org("gone", "olive").await;
+    t.delete("/v1/orgs/gone", None).await.expect(204);
+    for id in ["gone", "never"] {
+        t.get(&format!("/v1/orgs/{id}"), Some("olive"))
+            .await
+            .expect_error(404, "not_found");
+        t.get(&format!("/v1/orgs/{id}/members"), None)
+            .await
+            .expect_error(404, "not_found");
+        let resource = format!("Organization::%22{id}%22");
+        let resp = t
+            .get(
+                &format!("/v1/users/olive/permissions?resource={resource}"),
+                None,
+            )
+            .await
+            .expect(200);
+        assert_eq!(resp.body["actions"], json!([]), "{id}: {:#}", resp.body);
+    }
+}

@@ -48,7 +48,7 @@ impl Files {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(policies).unwrap() {
             let path = entry.unwrap().path();
-            if !path.extension().is_some_and(|e| e == "cedar") {
+            if path.extension().is_none_or(|e| e != "cedar") {
                 continue;
             }
             let set = PolicySet::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

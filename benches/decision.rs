@@ -54,6 +54,7 @@ fn dataset(orgs: usize) -> Vec<OrgAccess> {
                             .collect(),
                     })
                     .collect(),
+                custom_roles: Vec::new(),
             }
         })
         .collect()

@@ -513,6 +513,9 @@ pub struct OrgAccess {
     pub org_id: String,
     pub members: Vec<(String, RoleKey)>,
     pub workspaces: Vec<WorkspaceAccess>,
+    /// The keys of the organization's custom roles: only role groups that
+    /// exist are built for a decision.
+    pub custom_roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

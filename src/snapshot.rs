@@ -16,6 +16,9 @@ use crate::model::{OrgAccess, RoleKey, WorkspaceRole};
 struct OrgEntry {
     members: Vec<Arc<str>>,
     workspaces: Vec<Arc<str>>,
+    /// Keys of its custom roles (a handful per organization, so a scan is
+    /// cheaper than a set).
+    custom_roles: Vec<Box<str>>,
 }
 
 /// A workspace: its organization and its members.
@@ -115,6 +118,13 @@ impl Snapshot {
         self.orgs.contains_key(org)
     }
 
+    /// Whether `org` exists and has a custom role `key`.
+    pub fn custom_role_exists(&self, org: &str, key: &str) -> bool {
+        self.orgs
+            .get(org)
+            .is_some_and(|o| o.custom_roles.iter().any(|k| &**k == key))
+    }
+
     pub fn workspace(&self, ws: &str) -> Option<&WorkspaceEntry> {
         self.workspaces.get(ws).map(|w| &**w)
     }
@@ -204,7 +214,10 @@ impl Snapshot {
         access: OrgAccess,
         mut user_roles: impl FnMut(&str, &mut dyn FnMut(&mut UserRoles)) -> Arc<str>,
     ) -> OrgEntry {
-        let mut entry = OrgEntry::default();
+        let mut entry = OrgEntry {
+            custom_roles: access.custom_roles.into_iter().map(Into::into).collect(),
+            ..OrgEntry::default()
+        };
         for (user, role) in access.members {
             let user = user_roles(&user, &mut |r| r.orgs.push((org.clone(), role.clone())));
             entry.members.push(user);
@@ -248,6 +261,7 @@ mod tests {
                 workspace_id: "ws1".into(),
                 members: vec![("bob".into(), WorkspaceRole::Admin)],
             }],
+            ..OrgAccess::default()
         }
     }
 
@@ -256,7 +270,7 @@ mod tests {
         let globex = OrgAccess {
             org_id: "globex".into(),
             members: vec![("bob".into(), OrgRole::Admin.into())],
-            workspaces: vec![],
+            ..OrgAccess::default()
         };
         let base = Snapshot::build(vec![acme(), globex.clone()], 1);
         assert_eq!(base.user("bob").unwrap().orgs.len(), 2);

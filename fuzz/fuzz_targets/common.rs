@@ -49,6 +49,7 @@ pub fn fixture() -> &'static Fixture {
                     workspace_id: "ws1".into(),
                     members: vec![("mia".into(), WorkspaceRole::Admin)],
                 }],
+                ..OrgAccess::default()
             }],
             1,
         );

@@ -1,6 +1,7 @@
 //! Built Cedar entities of organizations, workspaces and users, kept
 //! between decisions so a request clones an `Arc` instead of rebuilding
-//! them.
+//! them. An organization or workspace is kept with the role groups its
+//! attributes name, which a policy can reach through it.
 //!
 //! Entries are keyed by content, not by data revision: an organization's
 //! entity is a function of its id alone (its attributes are the ids of its
@@ -68,8 +69,12 @@ impl<K: Eq + Hash, V> Bounded<K, V> {
     }
 }
 
-/// A workspace's organization id and its entity.
-pub type OrgAndEntity = (Arc<str>, Arc<ast::Entity>);
+/// An organization's or workspace's entity first, then the entities of the
+/// role groups its attributes name.
+pub type Group = Arc<[Arc<ast::Entity>]>;
+
+/// A workspace's organization id and its entities.
+pub type OrgAndEntity = (Arc<str>, Group);
 
 /// A workspace's entity, the organization it was built for, and the
 /// snapshot generation it was last found right in.
@@ -77,7 +82,7 @@ pub type OrgAndEntity = (Arc<str>, Arc<ast::Entity>);
 struct WorkspaceEntry {
     checked: u64,
     org: Arc<str>,
-    entity: Arc<ast::Entity>,
+    entity: Group,
 }
 
 /// A user's entity, the roles it was built from (`None`: none at all), and
@@ -92,7 +97,7 @@ struct UserEntry {
 /// Organization, workspace and user entities, shared by every decision.
 #[derive(Debug)]
 pub struct EntityCache {
-    orgs: Bounded<Box<str>, Arc<ast::Entity>>,
+    orgs: Bounded<Box<str>, Group>,
     workspaces: Bounded<Box<str>, WorkspaceEntry>,
     users: Bounded<Box<str>, UserEntry>,
 }
@@ -108,17 +113,18 @@ impl Default for EntityCache {
 }
 
 impl EntityCache {
-    /// The entity of organization `id`, built by `build` when not cached.
+    /// The entities of organization `id`, built by `build` when not cached
+    /// (callers check that the organization exists).
     pub fn org(
         &self,
         id: &str,
-        build: impl FnOnce() -> Result<ast::Entity, String>,
-    ) -> Result<Arc<ast::Entity>, String> {
+        build: impl FnOnce() -> Result<Vec<ast::Entity>, String>,
+    ) -> Result<Group, String> {
         if let Some(hit) = self.orgs.get(id, |e| Some(e.clone())) {
             return Ok(hit);
         }
         // Built outside the lock so other decisions are not held up by it.
-        let entity = Arc::new(build()?);
+        let entity: Group = build()?.into_iter().map(Arc::new).collect();
         self.orgs.insert(id.into(), entity.clone());
         Ok(entity)
     }
@@ -131,7 +137,7 @@ impl EntityCache {
         &self,
         id: &str,
         snapshot: &Snapshot,
-        build: impl FnOnce(&Arc<str>) -> Result<ast::Entity, String>,
+        build: impl FnOnce(&Arc<str>) -> Result<Vec<ast::Entity>, String>,
     ) -> Result<Option<OrgAndEntity>, String> {
         let generation = snapshot.generation();
         let found = |e: &mut WorkspaceEntry| Some((e.org.clone(), e.entity.clone()));
@@ -158,7 +164,7 @@ impl EntityCache {
         }) {
             return Ok(Some(hit));
         }
-        let entity = Arc::new(build(&ws.org)?);
+        let entity: Group = build(&ws.org)?.into_iter().map(Arc::new).collect();
         let entry = WorkspaceEntry {
             checked: generation,
             org: ws.org.clone(),

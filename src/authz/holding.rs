@@ -194,6 +194,7 @@ impl Authz {
                 org_id: org.to_owned(),
                 members: vec![(PROBE_USER.to_owned(), role.clone())],
                 workspaces: Vec::new(),
+                custom_roles: role.custom().map(str::to_owned).into_iter().collect(),
             }],
             0,
         );

@@ -102,6 +102,11 @@ pub struct PolicyBundle {
     /// cost does not grow with the number of custom roles (`by_action`
     /// holds the file policies alone).
     pub(super) role_grants: super::roles::RoleGrantIndex,
+    /// The sidecar entities the file policies name (`Organization::"platform"`
+    /// in `principal in Organization::"platform".admins`): every decision's
+    /// slice holds them, as Cedar over the whole database would. Their
+    /// number is bounded by the policy text, not by the data.
+    pub(super) named: Vec<EntityUid>,
     /// Of the files, and of the custom roles when there are any.
     pub revision: String,
     pub loaded_at: String,
@@ -145,6 +150,7 @@ pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle,
         Entities::empty()
     };
     let by_action = index_by_action(&schema, &parsed.set)?;
+    let named = named_entities(&parsed.set);
     let types = type_names(&schema);
     slice::check_schema_shape(&schema)
         .map_err(|message| LoadError::Invalid(vec![Problem::new(message)]))?;
@@ -158,12 +164,25 @@ pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle,
         parsed: super::memo::ParseCache::default(),
         file_revision: revision.clone(),
         role_grants: super::roles::RoleGrantIndex::default(),
+        named,
         grantable,
         revision,
         loaded_at: crate::model::now_rfc3339(),
         files: parsed.files,
         warnings,
     })
+}
+
+/// The sidecar-owned entities that `set` names as literals, once each.
+/// (Only file policies: the generated ones name their own organization and
+/// role group in `in` scopes, which need no entity.)
+fn named_entities(set: &PolicySet) -> Vec<EntityUid> {
+    let mut seen = HashSet::new();
+    set.policies()
+        .flat_map(Policy::entity_literals)
+        .filter(|uid| slice::is_sidecar_type(uid.type_name()))
+        .filter(|uid| seen.insert(uid.clone()))
+        .collect()
 }
 
 /// The parsed name of every entity type of the schema (actions' types

@@ -832,8 +832,9 @@ fn host_entities(
 fn assemble(
     bundle: &load::PolicyBundle,
     host: Vec<ast::Entity>,
-    slice: slice::SliceBuilder<'_>,
+    mut slice: slice::SliceBuilder<'_>,
 ) -> Result<Entities, RequestError> {
+    slice.want_all(&bundle.named);
     let sidecar = slice.build().map_err(RequestError::Invalid)?;
     assemble::store(&bundle.actions, sidecar, host).map_err(|e| invalid("entities", e))
 }

@@ -172,6 +172,7 @@ pub(super) fn with_roles(base: &PolicyBundle, roles: &RoleMap) -> Result<PolicyB
         file_revision: base.file_revision.clone(),
         grantable: base.grantable.clone(),
         role_grants,
+        named: base.named.clone(),
         revision,
         loaded_at: crate::model::now_rfc3339(),
         files,

@@ -201,18 +201,37 @@ impl<'s> SliceBuilder<'s> {
     /// The sidecar entities asked for, with everything they lead to. Each
     /// one's ancestors are complete: users name every role group they hold
     /// (rank included), role groups every group above them, workspaces their
-    /// organization, which has no parents.
+    /// organization, which has no parents. Only entities that exist are
+    /// built: an unknown organization, workspace or role group is absent,
+    /// as in the database, so a policy reading it fails (and so denies)
+    /// instead of finding an empty one.
     pub fn build(mut self) -> Result<Vec<Arc<ast::Entity>>, String> {
         let mut out = Vec::new();
         while let Some(next) = self.queue.pop() {
-            if let Some(entity) = self.entity(&next)? {
-                out.push(entity);
-            }
+            self.entity(&next, &mut out)?;
         }
         Ok(out)
     }
 
-    fn entity(&mut self, wanted: &EntityUid) -> Result<Option<Arc<ast::Entity>>, String> {
+    /// Adds the entities of a cached group; its role groups only when not
+    /// asked for on their own (each entity is built once).
+    fn add_group(&mut self, group: &[Arc<ast::Entity>], out: &mut Vec<Arc<ast::Entity>>) {
+        let mut items = group.iter();
+        if let Some(first) = items.next() {
+            out.push(first.clone());
+        }
+        for role in items {
+            if self.seen.insert(EntityUid::from(role.uid().clone())) {
+                out.push(role.clone());
+            }
+        }
+    }
+
+    fn entity(
+        &mut self,
+        wanted: &EntityUid,
+        out: &mut Vec<Arc<ast::Entity>>,
+    ) -> Result<(), String> {
         let t = self.types;
         let id = wanted.id().unescaped();
         let name = wanted.type_name();
@@ -233,43 +252,92 @@ impl<'s> SliceBuilder<'s> {
                 }
                 closed_entity(wanted.clone(), parents)
             };
-            Ok(Some(self.cache.user(id, self.snapshot, build)))
+            out.push(self.cache.user(id, self.snapshot, build));
         } else if name == &t.org {
-            // Built even for an unknown id: its role groups have no members,
-            // so policies simply deny instead of failing on a missing entity.
-            self.cache
-                .org(id, || {
-                    org_entity(t, wanted.clone(), id)
-                        .map(|e| AsRef::<ast::Entity>::as_ref(&e).clone())
-                })
-                .map(Some)
+            if !self.snapshot.org_exists(id) {
+                return Ok(());
+            }
+            let group = self.cache.org(id, || org_entities(t, wanted.clone(), id))?;
+            self.add_group(&group, out);
         } else if name == &t.workspace {
             // The stand-in workspace of a permission check: never cached.
             if let Some(org) = self.probe_org {
                 if id == PROBE_WORKSPACE {
                     let org_uid = uid(&t.org, org);
                     self.want(&org_uid);
-                    let entity = workspace_entity(t, wanted.clone(), org, id, org_uid)?;
-                    return Ok(Some(Arc::new(
-                        AsRef::<ast::Entity>::as_ref(&entity).clone(),
-                    )));
+                    let group: Vec<Arc<ast::Entity>> =
+                        workspace_entities(t, wanted.clone(), org, id, org_uid)?
+                            .into_iter()
+                            .map(Arc::new)
+                            .collect();
+                    self.add_group(&group, out);
+                    return Ok(());
                 }
             }
             let found = self.cache.workspace(id, self.snapshot, |org| {
-                workspace_entity(t, wanted.clone(), org, id, uid(&t.org, org))
-                    .map(|e| AsRef::<ast::Entity>::as_ref(&e).clone())
+                workspace_entities(t, wanted.clone(), org, id, uid(&t.org, org))
             })?;
-            let Some((org, ws_entity)) = found else {
-                return Ok(None);
+            let Some((org, group)) = found else {
+                return Ok(());
             };
             self.want(&uid(&t.org, &org));
-            Ok(Some(ws_entity))
-        } else if name == &t.role {
-            Ok(role_entity(t, wanted.clone(), id).map(Arc::new))
+            self.add_group(&group, out);
+        } else if name == &t.role && self.role_exists(id) {
+            if let Some(entity) = role_entity(t, wanted.clone(), id) {
+                out.push(Arc::new(entity));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether role group `id` exists: a built-in group of an existing
+    /// organization, a group of an existing workspace of that organization,
+    /// or an existing custom role.
+    fn role_exists(&self, id: &str) -> bool {
+        let Some((scope, role)) = id.rsplit_once('#') else {
+            return false;
+        };
+        if let Some((org, ws)) = scope.split_once('/') {
+            let probe = self.probe_org == Some(org) && ws == PROBE_WORKSPACE;
+            probe || self.snapshot.workspace(ws).is_some_and(|w| &*w.org == org)
+        } else if let Some(key) = role.strip_prefix(CUSTOM_PREFIX) {
+            self.snapshot.custom_role_exists(scope, key)
         } else {
-            Ok(None)
+            self.snapshot.org_exists(scope)
         }
     }
+}
+
+/// An organization's entity, then its four role groups.
+fn org_entities(t: &Types, org_uid: EntityUid, org: &str) -> Result<Vec<ast::Entity>, String> {
+    let mut out = vec![AsRef::<ast::Entity>::as_ref(&org_entity(t, org_uid, org)?).clone()];
+    for role in [
+        OrgRole::Owner,
+        OrgRole::Admin,
+        OrgRole::Accounting,
+        OrgRole::Member,
+    ] {
+        let id = org_role_id(org, role);
+        out.extend(role_entity(t, uid(&t.role, &id), &id));
+    }
+    Ok(out)
+}
+
+/// A workspace's entity, then its two role groups.
+fn workspace_entities(
+    t: &Types,
+    ws_uid: EntityUid,
+    org: &str,
+    ws: &str,
+    org_uid: EntityUid,
+) -> Result<Vec<ast::Entity>, String> {
+    let entity = workspace_entity(t, ws_uid, org, ws, org_uid)?;
+    let mut out = vec![AsRef::<ast::Entity>::as_ref(&entity).clone()];
+    for role in [WorkspaceRole::Admin, WorkspaceRole::Member] {
+        let id = workspace_role_id(org, ws, role);
+        out.extend(role_entity(t, uid(&t.role, &id), &id));
+    }
+    Ok(out)
 }
 
 fn org_entity(t: &Types, org_uid: EntityUid, org: &str) -> Result<Entity, String> {

@@ -21,6 +21,7 @@ fn snapshot() -> Snapshot {
                 workspace_id: "ws1".into(),
                 members: vec![("mia".into(), WorkspaceRole::Member)],
             }],
+            ..OrgAccess::default()
         }],
         7,
     )
@@ -271,7 +272,7 @@ fn cached_entities_follow_the_snapshot() {
         Some(OrgAccess {
             org_id: "acme".into(),
             members: vec![("mia".into(), RoleKey::Builtin(OrgRole::Admin))],
-            workspaces: vec![],
+            ..OrgAccess::default()
         }),
         8,
     );
@@ -288,6 +289,7 @@ fn cached_entities_follow_the_snapshot() {
                 workspace_id: "ws1".into(),
                 members: vec![],
             }],
+            ..OrgAccess::default()
         }),
         9,
     );

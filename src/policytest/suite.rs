@@ -343,6 +343,7 @@ fn org_access(org: String, spec: OrgFile, roles: &mut RoleMap) -> Result<OrgAcce
         org_id: org,
         members: spec.members.into_iter().collect(),
         workspaces,
+        custom_roles: spec.roles.keys().cloned().collect(),
     })
 }
 

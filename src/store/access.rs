@@ -59,6 +59,17 @@ impl Db<'_> {
             }
         }
 
+        let mut stmt = self
+            .conn
+            .prepare_cached(&filtered("SELECT org_id, key FROM custom_roles", "org_id"))?;
+        let mut rows = stmt.query([only])?;
+        while let Some(row) = rows.next()? {
+            let org: String = row.get(0)?;
+            if let Some(access) = orgs.get_mut(&org) {
+                access.custom_roles.push(row.get(1)?);
+            }
+        }
+
         let mut workspaces: BTreeMap<String, (String, WorkspaceAccess)> = BTreeMap::new();
         let mut stmt = self
             .conn

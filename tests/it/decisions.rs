@@ -235,8 +235,11 @@ async fn batches_answer_in_order_and_fail_whole() {
     .expect_error(400, "invalid_request");
 }
 
+/// An organization that does not exist is absent, as in the database: a
+/// policy reading it fails, and the answer is a Deny naming the failure
+/// (never an empty organization a negated condition could be true of).
 #[tokio::test]
-async fn unknown_organizations_are_a_clean_deny() {
+async fn unknown_organizations_deny_with_the_evaluation_error() {
     let t = TestApp::new();
     t.seed_acme().await;
     let resp = t
@@ -244,5 +247,10 @@ async fn unknown_organizations_are_a_clean_deny() {
         .await
         .expect(200);
     assert_eq!(resp.body["decision"], "Deny");
-    assert_eq!(resp.body["errors"], json!([]));
+    assert_eq!(resp.body["reasons"], json!([]));
+    assert_eq!(resp.body["errors"][0]["policy"], "members-read-org");
+    assert!(resp.body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("does not exist"));
 }

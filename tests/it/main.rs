@@ -11,6 +11,8 @@ mod support;
 mod contention;
 mod decision_log;
 mod decisions;
+mod differential;
+mod differential_oracle;
 mod durability;
 mod e2e;
 mod errors;

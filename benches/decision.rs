@@ -220,5 +220,95 @@ fn reload(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, decisions, request_mix, snapshot_patch, reload);
+/// A host type that nests (`Folder in [Folder, Workspace]`): 1,000 folders,
+/// each under its workspace and up to `fan` of the folders before it, so
+/// the request's hierarchy is deep and wide. `fan` 24 is the shape that once
+/// took most of a second per decision; `fan` 3 stays under the limit on
+/// parent links per request.
+fn nested_folders(fan: usize) -> serde_json::Value {
+    let folders: Vec<serde_json::Value> = (0..1000usize)
+        .map(|i| {
+            let mut parents = vec![json!({"type": "Workspace", "id": "o50w0"})];
+            parents.extend(
+                (i.saturating_sub(fan)..i)
+                    .map(|p| json!({"type": "Folder", "id": format!("f{p}")})),
+            );
+            json!({
+                "uid": {"type": "Folder", "id": format!("f{i}")},
+                "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": "o50w0"}}},
+                "parents": parents,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(folders)
+}
+
+/// The folder schema and policy beside the default ones, in a temp folder.
+fn authz_with_folders() -> (tempfile::TempDir, Authz) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("temp dir: {e}"),
+    };
+    let (policies, schema) = (dir.path().join("policies"), dir.path().join("schema"));
+    for (from, to) in [("policies", &policies), ("schema", &schema)] {
+        let _ = std::fs::create_dir_all(to);
+        for entry in std::fs::read_dir(root.join(from))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry.path().is_file() {
+                let _ = std::fs::copy(entry.path(), to.join(entry.file_name()));
+            }
+        }
+    }
+    let written = std::fs::write(
+        schema.join("folders.cedarschema"),
+        "entity Folder in [Folder, Workspace] { workspace: Workspace };\n\
+         action \"folder.read\" appliesTo { principal: User, resource: Folder };\n",
+    )
+    .and_then(|()| {
+        std::fs::write(
+            policies.join("folders.cedar"),
+            "@id(\"workspace-members-read-folders\")\n\
+             permit (principal, action == Action::\"folder.read\", resource is Folder)\n\
+             when { principal in resource.workspace.members };\n",
+        )
+    });
+    if let Err(e) = written {
+        panic!("folder files: {e}");
+    }
+    match Authz::load(&policies, &schema) {
+        Ok(a) => (dir, a),
+        Err(e) => panic!("policies with folders do not load: {e}"),
+    }
+}
+
+/// One decision over 1,000 nested folders (`fan` parents each at most).
+fn nested(c: &mut Criterion) {
+    let (_dir, authz) = authz_with_folders();
+    let snapshot = Snapshot::build(dataset(100), 1);
+    for fan in [3, 24] {
+        let req = DecisionRequest {
+            principal: json!({"type": "User", "id": "u505"}),
+            action: json!({"type": "Action", "id": "folder.read"}),
+            resource: json!({"type": "Folder", "id": "f999"}),
+            context: None,
+            entities: Some(nested_folders(fan)),
+        };
+        c.bench_function(&format!("decide/nested_folders/fan_{fan}"), |b| {
+            b.iter(|| black_box(authz.decide(&snapshot, &req)))
+        });
+    }
+}
+
+criterion_group!(
+    benches,
+    decisions,
+    request_mix,
+    snapshot_patch,
+    reload,
+    nested
+);
 criterion_main!(benches);

@@ -8,6 +8,7 @@
 mod smtp;
 mod support;
 
+mod bounded;
 mod contention;
 mod decision_log;
 mod decisions;
@@ -29,5 +30,6 @@ mod policy_tests;
 mod reload;
 mod roles;
 mod secrets;
+mod ui_questions;
 mod walkthrough;
 mod workspaces;

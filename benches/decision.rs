@@ -220,27 +220,48 @@ fn reload(c: &mut Criterion) {
     });
 }
 
-/// A host type that nests (`Folder in [Folder, Workspace]`): 1,000 folders,
-/// each under its workspace and up to `fan` of the folders before it, so
-/// the request's hierarchy is deep and wide. `fan` 24 is the shape that once
-/// took most of a second per decision; `fan` 3 stays under the limit on
-/// parent links per request.
-fn nested_folders(fan: usize) -> serde_json::Value {
+/// The workspace of the folders (member `u505` of `dataset(100)` is in it).
+const WS: &str = "o50w0";
+
+/// 1,000 folders, each under its workspace and under the folders
+/// `parents(i)` of the ones before it.
+fn folders(parents: impl Fn(usize) -> Vec<usize>) -> serde_json::Value {
     let folders: Vec<serde_json::Value> = (0..1000usize)
         .map(|i| {
-            let mut parents = vec![json!({"type": "Workspace", "id": "o50w0"})];
-            parents.extend(
-                (i.saturating_sub(fan)..i)
+            let mut links = vec![json!({"type": "Workspace", "id": WS})];
+            links.extend(
+                parents(i)
+                    .into_iter()
                     .map(|p| json!({"type": "Folder", "id": format!("f{p}")})),
             );
             json!({
                 "uid": {"type": "Folder", "id": format!("f{i}")},
-                "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": "o50w0"}}},
-                "parents": parents,
+                "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": WS}}},
+                "parents": links,
             })
         })
         .collect();
     serde_json::Value::Array(folders)
+}
+
+/// Each folder under the `fan` folders just before it: one deep hierarchy
+/// (f999 has 999 folders above it). `fan` 24 is ~24,000 parent links.
+fn chain(fan: usize) -> serde_json::Value {
+    folders(|i| (i.saturating_sub(fan)..i).collect())
+}
+
+/// Each folder under up to three folders of lower levels: a shallow tree of
+/// 1,000 folders with ~3,000 parent links and ~30,000 ancestor links.
+fn tree() -> serde_json::Value {
+    folders(|i| {
+        let mut p: Vec<usize> = if i == 0 {
+            Vec::new()
+        } else {
+            vec![(i - 1) / 2, (i - 1) / 3, (i - 1) / 4]
+        };
+        p.dedup();
+        p
+    })
 }
 
 /// The folder schema and policy beside the default ones, in a temp folder.
@@ -289,15 +310,21 @@ fn authz_with_folders() -> (tempfile::TempDir, Authz) {
 fn nested(c: &mut Criterion) {
     let (_dir, authz) = authz_with_folders();
     let snapshot = Snapshot::build(dataset(100), 1);
-    for fan in [3, 24] {
+    // The tree is decided; the chains are refused (too many ancestor links,
+    // too many parent links) before any policy is evaluated.
+    for (label, entities) in [
+        ("tree", tree()),
+        ("chain_fan_3", chain(3)),
+        ("chain_fan_24", chain(24)),
+    ] {
         let req = DecisionRequest {
             principal: json!({"type": "User", "id": "u505"}),
             action: json!({"type": "Action", "id": "folder.read"}),
             resource: json!({"type": "Folder", "id": "f999"}),
             context: None,
-            entities: Some(nested_folders(fan)),
+            entities: Some(entities),
         };
-        c.bench_function(&format!("decide/nested_folders/fan_{fan}"), |b| {
+        c.bench_function(&format!("decide/nested_folders/{label}"), |b| {
             b.iter(|| black_box(authz.decide(&snapshot, &req)))
         });
     }

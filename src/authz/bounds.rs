@@ -21,9 +21,12 @@ use crate::model::is_valid_id;
 pub const MAX_REQUEST_PARENTS: usize = 5_000;
 
 /// Most ancestor links the closure of a request's own entities may hold
-/// (each entity counts every entity above it, however far): 1,000 entities
-/// in a chain hold ~500,000, a tree of depth 10 about 10,000 per 1,000.
-pub const MAX_REQUEST_ANCESTORS: usize = 200_000;
+/// (each entity counts every entity above it, however far, and the sidecar
+/// entities above those). A tree of 1,000 folders a few levels deep holds
+/// some 30,000; 1,000 folders in one chain would hold ~500,000, and every
+/// link is kept in memory and hashed for each decision, so such a hierarchy
+/// is refused rather than built.
+pub const MAX_REQUEST_ANCESTORS: usize = 100_000;
 
 /// The point after which a call is abandoned: checked between the steps of
 /// a decision (parsing entities, building the hierarchy, each evaluation),

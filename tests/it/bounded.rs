@@ -30,37 +30,61 @@ fn with_folders(t: &TestApp) {
     t.app.authz.reload().unwrap();
 }
 
-/// 1,000 folders of workspace `ws1`, each under up to `fan` of the folders
-/// before it: deep and wide. `fan` 24 carries ~24,000 parent links.
-fn nested_folders(fan: usize) -> Value {
+/// The workspace of the folders.
+const WS: &str = "ws1";
+
+/// 1,000 folders, each under its workspace and under the folders
+/// `parents(i)` of the ones before it.
+fn folders(parents: impl Fn(usize) -> Vec<usize>) -> Value {
     let folders: Vec<Value> = (0..1000usize)
         .map(|i| {
-            let mut parents = vec![json!({"type": "Workspace", "id": "ws1"})];
-            parents.extend(
-                (i.saturating_sub(fan)..i)
+            let mut links = vec![json!({"type": "Workspace", "id": WS})];
+            links.extend(
+                parents(i)
+                    .into_iter()
                     .map(|p| json!({"type": "Folder", "id": format!("f{p}")})),
             );
             json!({
                 "uid": {"type": "Folder", "id": format!("f{i}")},
-                "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": "ws1"}}},
-                "parents": parents,
+                "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": WS}}},
+                "parents": links,
             })
         })
         .collect();
     Value::Array(folders)
 }
 
-fn folder_question(fan: usize) -> Value {
+/// Each folder under the `fan` folders just before it: one deep hierarchy
+/// (f999 has 999 folders above it). `fan` 24 is ~24,000 parent links.
+fn chain(fan: usize) -> Value {
+    folders(|i| (i.saturating_sub(fan)..i).collect())
+}
+
+/// Each folder under up to three folders of lower levels: a shallow tree of
+/// 1,000 folders with ~3,000 parent links and ~30,000 ancestor links.
+fn tree() -> Value {
+    folders(|i| {
+        let mut p: Vec<usize> = if i == 0 {
+            Vec::new()
+        } else {
+            vec![(i - 1) / 2, (i - 1) / 3, (i - 1) / 4]
+        };
+        p.dedup();
+        p
+    })
+}
+
+fn folder_question(entities: Value) -> Value {
     json!({
         "principal": {"type": "User", "id": "mia"},
         "action": {"type": "Action", "id": "folder.read"},
         "resource": {"type": "Folder", "id": "f999"},
-        "entities": nested_folders(fan),
+        "entities": entities,
     })
 }
 
-fn permissions_body(fan: usize) -> Value {
-    json!({"resource": {"type": "Folder", "id": "f999"}, "entities": nested_folders(fan)})
+fn permissions_body(entities: Value) -> Value {
+    json!({"resource": {"type": "Folder", "id": "f999"}, "entities": entities})
 }
 
 #[tokio::test]
@@ -68,7 +92,7 @@ async fn nested_entities_over_the_parent_link_limit_are_invalid_request() {
     let t = TestApp::new();
     t.seed_acme().await;
     with_folders(&t);
-    let body = folder_question(24);
+    let body = folder_question(chain(24));
     assert!(serde_json::to_vec(&body).unwrap().len() < t.app.settings.max_body_bytes);
     let resp = t
         .post("/v1/is_authorized", None, body)
@@ -76,12 +100,16 @@ async fn nested_entities_over_the_parent_link_limit_are_invalid_request() {
         .expect_error(400, "invalid_request");
     let detail = resp.body["detail"].as_str().unwrap();
     assert!(detail.contains("parent links"), "{detail}");
-    t.post("/v1/users/mia/permissions", None, permissions_body(24))
-        .await
-        .expect_error(400, "invalid_request");
+    t.post(
+        "/v1/users/mia/permissions",
+        None,
+        permissions_body(chain(24)),
+    )
+    .await
+    .expect_error(400, "invalid_request");
     let batch = json!({
         "requests": [{"principal": "User::\"mia\"", "action": "Action::\"folder.read\"", "resource": "Folder::\"f999\""}],
-        "entities": nested_folders(24),
+        "entities": chain(24),
     });
     t.post("/v1/is_authorized/batch", None, batch)
         .await
@@ -93,19 +121,27 @@ async fn nested_entities_under_the_limit_are_decided() {
     let t = TestApp::new();
     t.seed_acme().await;
     with_folders(&t);
-    // Every folder is below the one before it: f999 has 999 folders above.
+    // A shallow tree of 1,000 folders, ~3,000 parent links.
     let resp = t
-        .post("/v1/is_authorized", None, folder_question(3))
+        .post("/v1/is_authorized", None, folder_question(tree()))
         .await
         .expect(200);
     assert_eq!(resp.body["decision"], "Allow");
     let resp = t
-        .post("/v1/users/mia/permissions", None, permissions_body(3))
+        .post("/v1/users/mia/permissions", None, permissions_body(tree()))
         .await
         .expect(200);
     assert_eq!(resp.body["actions"], json!(["folder.read"]));
+    // 1,000 folders in one chain (~3,000 parent links, but ~500,000
+    // ancestor links) are refused rather than built.
+    let resp = t
+        .post("/v1/is_authorized", None, folder_question(chain(3)))
+        .await
+        .expect_error(400, "invalid_request");
+    let detail = resp.body["detail"].as_str().unwrap();
+    assert!(detail.contains("ancestor links"), "{detail}");
     // A cycle among the request's own entities is still refused.
-    let mut cyclic = nested_folders(1);
+    let mut cyclic = tree();
     cyclic[0]["parents"] = json!([{"type": "Folder", "id": "f999"}]);
     let resp = t
         .post(
@@ -131,7 +167,7 @@ async fn heavy_calls_leave_the_runtime_free() {
     with_folders(&t);
     let heavy = |t: Arc<TestApp>| {
         tokio::spawn(async move {
-            t.post("/v1/users/mia/permissions", None, permissions_body(3))
+            t.post("/v1/users/mia/permissions", None, permissions_body(tree()))
                 .await
         })
     };
@@ -159,8 +195,8 @@ async fn a_decision_past_the_request_timeout_gets_the_timeout_answer() {
     // decisions need none to be heavy.
     with_folders(&t);
     for (path, body) in [
-        ("/v1/is_authorized", folder_question(3)),
-        ("/v1/users/mia/permissions", permissions_body(3)),
+        ("/v1/is_authorized", folder_question(tree())),
+        ("/v1/users/mia/permissions", permissions_body(tree())),
     ] {
         let resp = t
             .post(path, None, body)

@@ -109,7 +109,7 @@ impl ParseCache {
         };
         let enums = self.enums.get_or_init(|| enum_types(schema));
         let part = |uid: &EntityUid| {
-            if enums.contains(uid.type_name()) {
+            if !enums.is_empty() && enums.contains(uid.type_name()) {
                 Part::Uid(uid.clone())
             } else {
                 Part::Type(uid.type_name().clone())

@@ -19,9 +19,10 @@ pub struct Permissions {
     pub resource: String,
     /// The actions the user may perform on it, sorted.
     pub actions: Vec<String>,
-    /// Actions whose schema requires a context (e.g. the role being
-    /// granted): they cannot be answered without one; ask
-    /// `/v1/is_authorized` with the context instead.
+    /// Actions whose schema requires context fields: they cannot be
+    /// answered without them; ask `/v1/is_authorized` with the context
+    /// instead. (The default schema's role context is optional: those
+    /// actions are answered "for some role".)
     pub needs_context: Vec<String>,
     pub policy_revision: String,
     pub data_revision: u64,

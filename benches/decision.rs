@@ -221,5 +221,122 @@ fn reload(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, decisions, request_mix, snapshot_patch, reload);
+/// The workspace of the folders (member `u505` of `dataset(100)` is in it).
+const WS: &str = "o50w0";
+
+/// 1,000 folders, each under its workspace and under the folders
+/// `parents(i)` of the ones before it.
+fn folders(parents: impl Fn(usize) -> Vec<usize>) -> serde_json::Value {
+    let folders: Vec<serde_json::Value> = (0..1000usize)
+        .map(|i| {
+            let mut links = vec![json!({"type": "Workspace", "id": WS})];
+            links.extend(
+                parents(i)
+                    .into_iter()
+                    .map(|p| json!({"type": "Folder", "id": format!("f{p}")})),
+            );
+            json!({
+                "uid": {"type": "Folder", "id": format!("f{i}")},
+                "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": WS}}},
+                "parents": links,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(folders)
+}
+
+/// Each folder under the `fan` folders just before it: one deep hierarchy
+/// (f999 has 999 folders above it). `fan` 24 is ~24,000 parent links.
+fn chain(fan: usize) -> serde_json::Value {
+    folders(|i| (i.saturating_sub(fan)..i).collect())
+}
+
+/// Each folder under up to three folders of lower levels: a shallow tree of
+/// 1,000 folders with ~3,000 parent links and ~30,000 ancestor links.
+fn tree() -> serde_json::Value {
+    folders(|i| {
+        let mut p: Vec<usize> = if i == 0 {
+            Vec::new()
+        } else {
+            vec![(i - 1) / 2, (i - 1) / 3, (i - 1) / 4]
+        };
+        p.dedup();
+        p
+    })
+}
+
+/// The folder schema and policy beside the default ones, in a temp folder.
+fn authz_with_folders() -> (tempfile::TempDir, Authz) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("temp dir: {e}"),
+    };
+    let (policies, schema) = (dir.path().join("policies"), dir.path().join("schema"));
+    for (from, to) in [("policies", &policies), ("schema", &schema)] {
+        let _ = std::fs::create_dir_all(to);
+        for entry in std::fs::read_dir(root.join(from))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry.path().is_file() {
+                let _ = std::fs::copy(entry.path(), to.join(entry.file_name()));
+            }
+        }
+    }
+    let written = std::fs::write(
+        schema.join("folders.cedarschema"),
+        "entity Folder in [Folder, Workspace] { workspace: Workspace };\n\
+         action \"folder.read\" appliesTo { principal: User, resource: Folder };\n",
+    )
+    .and_then(|()| {
+        std::fs::write(
+            policies.join("folders.cedar"),
+            "@id(\"workspace-members-read-folders\")\n\
+             permit (principal, action == Action::\"folder.read\", resource is Folder)\n\
+             when { principal in resource.workspace.members };\n",
+        )
+    });
+    if let Err(e) = written {
+        panic!("folder files: {e}");
+    }
+    match Authz::load(&policies, &schema) {
+        Ok(a) => (dir, a),
+        Err(e) => panic!("policies with folders do not load: {e}"),
+    }
+}
+
+/// One decision over 1,000 nested folders (`fan` parents each at most).
+fn nested(c: &mut Criterion) {
+    let (_dir, authz) = authz_with_folders();
+    let snapshot = Snapshot::build(dataset(100), 1);
+    // The tree is decided; the chains are refused (too many ancestor links,
+    // too many parent links) before any policy is evaluated.
+    for (label, entities) in [
+        ("tree", tree()),
+        ("chain_fan_3", chain(3)),
+        ("chain_fan_24", chain(24)),
+    ] {
+        let req = DecisionRequest {
+            principal: json!({"type": "User", "id": "u505"}),
+            action: json!({"type": "Action", "id": "folder.read"}),
+            resource: json!({"type": "Folder", "id": "f999"}),
+            context: None,
+            entities: Some(entities),
+        };
+        c.bench_function(&format!("decide/nested_folders/{label}"), |b| {
+            b.iter(|| black_box(authz.decide(&snapshot, &req)))
+        });
+    }
+}
+
+criterion_group!(
+    benches,
+    decisions,
+    request_mix,
+    snapshot_patch,
+    reload,
+    nested
+);
 criterion_main!(benches);

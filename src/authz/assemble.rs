@@ -10,7 +10,7 @@
 //! does. The store is then built through cedar-policy-core with the closure
 //! taken as computed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use cedar_policy::Entities;
@@ -54,43 +54,181 @@ fn add(
 /// parents among the request's entities, and the (already complete)
 /// ancestors of any parent found in `store`. An entity that is its own
 /// ancestor is refused, as Cedar refuses a hierarchy with a cycle.
+///
+/// Each entity's closure is computed once, from its parents' closures, in
+/// one depth-first pass: the work is one bitset union per parent link
+/// (linear in entities and links, times a machine word per 64 entities),
+/// not a walk of the whole hierarchy above every entity.
 fn close_host(
     mut host: Vec<ast::Entity>,
     store: &cedar_policy_core::entities::Entities,
 ) -> Result<Vec<ast::Entity>, String> {
+    let n = host.len();
+    let uids: Vec<ast::EntityUID> = host.iter().map(|e| e.uid().clone()).collect();
     // The first entity of each uid; a differing duplicate is refused when
     // the store is built, so which one is followed does not matter.
-    let mut index: HashMap<&ast::EntityUID, usize> = HashMap::with_capacity(host.len());
-    for (i, entity) in host.iter().enumerate() {
-        index.entry(entity.uid()).or_insert(i);
+    let mut index: HashMap<&ast::EntityUID, usize> = HashMap::with_capacity(n);
+    for (i, uid) in uids.iter().enumerate() {
+        index.entry(uid).or_insert(i);
     }
-    let mut closures = Vec::with_capacity(host.len());
+    // Ancestors outside the request (sidecar entities), numbered after the
+    // request's own: bit `n + k` is `outside[k]`.
+    let mut outside: Vec<ast::EntityUID> = Vec::new();
+    let mut outside_index: HashMap<ast::EntityUID, usize> = HashMap::new();
+    let mut number = |uid: &ast::EntityUID| -> usize {
+        *outside_index.entry(uid.clone()).or_insert_with(|| {
+            outside.push(uid.clone());
+            n + outside.len() - 1
+        })
+    };
+    // Per entity: its parents among the request's entities, and the
+    // outside ancestors its other parents lead to.
+    let mut inner: Vec<Vec<usize>> = Vec::with_capacity(n);
+    let mut beyond: Vec<Vec<usize>> = Vec::with_capacity(n);
     for entity in &host {
-        let mut ancestors: HashSet<ast::EntityUID> = HashSet::new();
-        let mut todo: Vec<&ast::EntityUID> = entity.parents().collect();
-        while let Some(next) = todo.pop() {
-            if !ancestors.insert(next.clone()) {
+        let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+        for parent in entity.parents() {
+            if let Some(&i) = index.get(parent) {
+                mine.push(i);
+            } else {
+                theirs.push(number(parent));
+                if let Dereference::Data(known) = store.entity(parent) {
+                    theirs.extend(known.ancestors().map(&mut number));
+                }
+            }
+        }
+        inner.push(mine);
+        beyond.push(theirs);
+    }
+    let width = n + outside.len();
+    let mut closures: Vec<Option<Bits>> = vec![None; n];
+    // Iterative depth-first search in post-order over first occurrences;
+    // `open` marks the entities on the current path, so meeting one of
+    // them again is a cycle.
+    let mut open = vec![false; n];
+    for root in 0..n {
+        if closures[root].is_some() || index.get(&uids[root]) != Some(&root) {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        open[root] = true;
+        while let Some((node, next)) = stack.last_mut().map(|top| (top.0, &mut top.1)) {
+            if let Some(&parent) = inner[node].get(*next) {
+                *next += 1;
+                if open[parent] {
+                    return Err(cycle(&uids[parent]));
+                }
+                if closures[parent].is_none() {
+                    open[parent] = true;
+                    stack.push((parent, 0));
+                }
                 continue;
             }
-            if let Some(&i) = index.get(next) {
-                todo.extend(host.get(i).into_iter().flat_map(|e| e.parents()));
-            } else if let Dereference::Data(known) = store.entity(next) {
-                ancestors.extend(known.ancestors().cloned());
-            }
+            stack.pop();
+            open[node] = false;
+            closures[node] = Some(closure_of(&inner[node], &beyond[node], &closures, width));
         }
-        if ancestors.contains(entity.uid()) {
-            return Err(format!(
-                "`{}` is its own ancestor: entity parents may not form a cycle",
-                entity.uid()
-            ));
-        }
-        closures.push(ancestors);
     }
-    for (entity, ancestors) in host.iter_mut().zip(closures) {
-        for ancestor in ancestors {
+    // A duplicate uid gets the closure of its own parents.
+    let duplicates: Vec<(usize, Bits)> = (0..n)
+        .filter(|&i| closures[i].is_none())
+        .map(|i| (i, closure_of(&inner[i], &beyond[i], &closures, width)))
+        .collect();
+    for (i, bits) in duplicates {
+        closures[i] = Some(bits);
+    }
+    let mut total = 0usize;
+    for (i, bits) in closures.iter().enumerate() {
+        let bits = bits
+            .as_ref()
+            .ok_or("internal: an entity's closure is missing")?;
+        if index.get(&uids[i]).is_some_and(|&first| bits.has(first)) {
+            return Err(cycle(&uids[i]));
+        }
+        total = total.saturating_add(bits.count());
+    }
+    if total > super::bounds::MAX_REQUEST_ANCESTORS {
+        return Err(format!(
+            "the hierarchy of the request's entities holds {total} ancestor links (each entity \
+             counts every entity above it), more than {}; send fewer or shallower entities",
+            super::bounds::MAX_REQUEST_ANCESTORS
+        ));
+    }
+    for (entity, bits) in host.iter_mut().zip(closures.iter().flatten()) {
+        for k in bits.ones() {
+            let ancestor = if k < n {
+                uids.get(k)
+            } else {
+                outside.get(k - n)
+            };
             // Parents stay parents; only the others are added.
-            entity.add_indirect_ancestor(ancestor);
+            if let Some(ancestor) = ancestor {
+                entity.add_indirect_ancestor(ancestor.clone());
+            }
         }
     }
     Ok(host)
+}
+
+fn cycle(uid: &ast::EntityUID) -> String {
+    format!("`{uid}` is its own ancestor: entity parents may not form a cycle")
+}
+
+/// The closure of one entity: its parents and their closures, and the
+/// outside ancestors of its other parents.
+fn closure_of(inner: &[usize], beyond: &[usize], closures: &[Option<Bits>], width: usize) -> Bits {
+    let mut bits = Bits::new(width);
+    for &parent in inner {
+        bits.set(parent);
+        if let Some(Some(above)) = closures.get(parent) {
+            bits.union(above);
+        }
+    }
+    for &k in beyond {
+        bits.set(k);
+    }
+    bits
+}
+
+/// A fixed-width set of small integers.
+#[derive(Debug, Clone)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(width: usize) -> Self {
+        Self(vec![0; width.div_ceil(64)])
+    }
+
+    fn set(&mut self, k: usize) {
+        if let Some(word) = self.0.get_mut(k / 64) {
+            *word |= 1 << (k % 64);
+        }
+    }
+
+    fn has(&self, k: usize) -> bool {
+        self.0.get(k / 64).is_some_and(|w| w & (1 << (k % 64)) != 0)
+    }
+
+    fn union(&mut self, other: &Self) {
+        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+            *mine |= theirs;
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    i * 64 + bit
+                })
+            })
+        })
+    }
 }

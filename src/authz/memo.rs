@@ -11,10 +11,12 @@
 //! alone: every new text is checked before it is parsed and kept, so a
 //! kept text has passed them.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
 
 use cedar_policy::{Context, EntityTypeName, EntityUid, Request, Schema};
 use cedar_policy_core::ast;
+use cedar_policy_core::validator::ValidatorEntityTypeKind;
 use serde_json::Value;
 
 use super::cache::Bounded;
@@ -30,9 +32,18 @@ const CAPACITY: usize = 4096;
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Shape {
     action: EntityUid,
-    principal: EntityTypeName,
-    resource: EntityTypeName,
+    principal: Part,
+    resource: Part,
     context: String,
+}
+
+/// A principal or resource as far as the schema's verdict depends on it:
+/// its type, or for an enumerated type (`entity Plan enum ["free", "pro"]`)
+/// the whole uid, since only the listed ids conform.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Part {
+    Type(EntityTypeName),
+    Uid(EntityUid),
 }
 
 #[derive(Debug)]
@@ -41,6 +52,8 @@ pub struct ParseCache {
     entities: Bounded<String, Arc<ParsedEntity>>,
     /// A request shape that passed the schema → its parsed context.
     contexts: Bounded<Shape, Context>,
+    /// The schema's enumerated entity types, found on first use.
+    enums: OnceLock<HashSet<EntityTypeName>>,
 }
 
 impl Default for ParseCache {
@@ -48,6 +61,7 @@ impl Default for ParseCache {
         Self {
             entities: Bounded::new(CAPACITY),
             contexts: Bounded::new(CAPACITY),
+            enums: OnceLock::new(),
         }
     }
 }
@@ -93,18 +107,27 @@ impl ParseCache {
             None => Some(String::new()),
             Some(value) => text(value),
         };
+        let enums = self.enums.get_or_init(|| enum_types(schema));
+        let part = |uid: &EntityUid| {
+            if !enums.is_empty() && enums.contains(uid.type_name()) {
+                Part::Uid(uid.clone())
+            } else {
+                Part::Type(uid.type_name().clone())
+            }
+        };
         let shape = context_text.map(|context| Shape {
             action: action.clone(),
-            principal: principal.type_name().clone(),
-            resource: resource.type_name().clone(),
+            principal: part(&principal),
+            resource: part(&resource),
             context,
         });
         if let Some(parsed) = shape
             .as_ref()
             .and_then(|s| self.contexts.get(s, |c| Some(c.clone())))
         {
-            // The schema's verdict depends on the shape alone, not on the
-            // ids, and this shape passed.
+            // The schema's verdict depends on the shape alone (on ids only
+            // for enumerated types, which the shape then holds), and this
+            // shape passed.
             return Request::new(principal, action, resource, parsed, None)
                 .map_err(|e| invalid("request does not conform to the schema", e));
         }
@@ -120,4 +143,14 @@ impl ParseCache {
         }
         Ok(request)
     }
+}
+
+/// The entity types `schema` declares as enumerations.
+fn enum_types(schema: &Schema) -> HashSet<EntityTypeName> {
+    let schema: &cedar_policy_core::validator::ValidatorSchema = schema.as_ref();
+    schema
+        .entity_types()
+        .filter(|t| matches!(t.kind, ValidatorEntityTypeKind::Enum(_)))
+        .map(|t| EntityTypeName::from(t.name().clone()))
+        .collect()
 }

@@ -4,6 +4,7 @@
 //! snapshot and evaluates.
 
 mod assemble;
+mod bounds;
 mod cache;
 mod catalog;
 mod diagnostics;
@@ -28,6 +29,7 @@ use cedar_policy_core::validator::CoreSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use bounds::{weight, Deadline, MAX_REQUEST_ANCESTORS, MAX_REQUEST_PARENTS};
 pub use diagnostics::Problem;
 pub use format::{format_policies, FormatError};
 pub use holding::PreparedRoles;
@@ -50,6 +52,9 @@ pub enum RequestError {
     ReservedEntity(String),
     #[error("entity `{0}` may not be a member of a role group; only the sidecar assigns roles")]
     ReservedParent(String),
+    /// The call's deadline passed before it was decided.
+    #[error("the request took too long")]
+    TimedOut,
     #[error("request {index}: {source}")]
     BatchItem {
         index: usize,
@@ -64,7 +69,17 @@ impl RequestError {
         match self {
             Self::ReservedEntity(_) | Self::ReservedParent(_) => true,
             Self::BatchItem { source, .. } => source.is_reserved(),
-            Self::Invalid(_) => false,
+            Self::Invalid(_) | Self::TimedOut => false,
+        }
+    }
+
+    /// Whether the call ran past its deadline (an answer of "retry", not
+    /// of "malformed").
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::TimedOut => true,
+            Self::BatchItem { source, .. } => source.is_timeout(),
+            _ => false,
         }
     }
 }
@@ -100,7 +115,9 @@ pub struct DecisionRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
-    /// Entities of the host's own types, in Cedar's JSON entity format.
+    /// Entities of the host's own types, in Cedar's JSON entity format: at
+    /// most 1,000, with at most 5,000 parent links and 100,000 ancestor
+    /// links in all.
     #[serde(default)]
     #[schema(value_type = Option<Vec<Object>>)]
     pub entities: Option<Value>,
@@ -126,7 +143,8 @@ pub struct BatchItem {
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     pub requests: Vec<BatchItem>,
-    /// Entities shared by every request of the batch.
+    /// Entities shared by every request of the batch (the limits of
+    /// `/v1/is_authorized` hold for the whole batch).
     #[serde(default)]
     #[schema(value_type = Option<Vec<Object>>)]
     pub entities: Option<Value>,
@@ -473,10 +491,21 @@ impl Authz {
         snapshot: &Snapshot,
         req: &DecisionRequest,
     ) -> Result<Decision, RequestError> {
+        self.decide_until(snapshot, req, Deadline::none())
+    }
+
+    /// Answers one is-authorized question, or gives up once `deadline`
+    /// has passed.
+    pub fn decide_until(
+        &self,
+        snapshot: &Snapshot,
+        req: &DecisionRequest,
+        deadline: Deadline,
+    ) -> Result<Decision, RequestError> {
         let bundle = self.current.load();
         let mut slice = slice::SliceBuilder::new(snapshot, &self.entity_cache)
             .map_err(RequestError::Invalid)?;
-        let host = host_entities(&bundle, req.entities.as_ref(), &mut slice)?;
+        let host = host_entities(&bundle, req.entities.as_ref(), &mut slice, deadline)?;
         let request = parse_request(
             &bundle,
             &req.principal,
@@ -486,6 +515,7 @@ impl Authz {
             &mut slice,
         )?;
         let entities = assemble(&bundle, host, slice)?;
+        deadline.check()?;
         Ok(self.evaluate(&bundle, &request, &entities, snapshot.revision()))
     }
 
@@ -494,6 +524,17 @@ impl Authz {
         &self,
         snapshot: &Snapshot,
         batch: &BatchRequest,
+    ) -> Result<Vec<Decision>, RequestError> {
+        self.decide_batch_until(snapshot, batch, Deadline::none())
+    }
+
+    /// [`Authz::decide_batch`], giving up once `deadline` has passed. The
+    /// entities' hierarchy is built once for every question.
+    pub fn decide_batch_until(
+        &self,
+        snapshot: &Snapshot,
+        batch: &BatchRequest,
+        deadline: Deadline,
     ) -> Result<Vec<Decision>, RequestError> {
         if batch.requests.is_empty() || batch.requests.len() > MAX_BATCH {
             return Err(RequestError::Invalid(format!(
@@ -504,7 +545,7 @@ impl Authz {
         let bundle = self.current.load();
         let mut slice = slice::SliceBuilder::new(snapshot, &self.entity_cache)
             .map_err(RequestError::Invalid)?;
-        let host = host_entities(&bundle, batch.entities.as_ref(), &mut slice)?;
+        let host = host_entities(&bundle, batch.entities.as_ref(), &mut slice, deadline)?;
         let requests = batch
             .requests
             .iter()
@@ -525,10 +566,13 @@ impl Authz {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let entities = assemble(&bundle, host, slice)?;
-        Ok(requests
+        requests
             .iter()
-            .map(|r| self.evaluate(&bundle, r, &entities, snapshot.revision()))
-            .collect())
+            .map(|r| {
+                deadline.check()?;
+                Ok(self.evaluate(&bundle, r, &entities, snapshot.revision()))
+            })
+            .collect()
     }
 
     /// Authorizes a management call: `actor` as principal, `target` as
@@ -725,8 +769,10 @@ fn parse_request(
     slice: &mut slice::SliceBuilder<'_>,
 ) -> Result<Request, RequestError> {
     let principal = parse_uid(bundle, principal, "principal")?;
+    bounds::check_sidecar_id(&principal, "principal")?;
     let action = parse_uid(bundle, action, "action")?;
     let resource = parse_uid(bundle, resource, "resource")?;
+    bounds::check_sidecar_id(&resource, "resource")?;
     let context = match context {
         None | Some(Value::Null) => None,
         Some(value @ Value::Object(_)) => {
@@ -748,6 +794,7 @@ fn host_entities(
     bundle: &load::PolicyBundle,
     entities: Option<&Value>,
     slice: &mut slice::SliceBuilder<'_>,
+    deadline: Deadline,
 ) -> Result<Vec<ast::Entity>, RequestError> {
     let items = match entities {
         None | Some(Value::Null) => return Ok(Vec::new()),
@@ -758,6 +805,12 @@ fn host_entities(
         return Err(RequestError::Invalid(format!(
             "entities: at most {MAX_REQUEST_ENTITIES} entities per request, not {}",
             items.len()
+        )));
+    }
+    let links = bounds::weight(entities) - items.len();
+    if links > MAX_REQUEST_PARENTS {
+        return Err(RequestError::Invalid(format!(
+            "entities: at most {MAX_REQUEST_PARENTS} parent links in all per request, not {links}"
         )));
     }
     // A text parsed before passed the checks below then, and they depend on
@@ -806,6 +859,7 @@ fn host_entities(
         .iter()
         .zip(known)
         .map(|(item, (text, hit))| {
+            deadline.check()?;
             let parsed = match hit {
                 Some(parsed) => parsed,
                 None => {

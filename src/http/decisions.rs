@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::extract::{Caller, Json};
+use super::offload;
 use crate::app::App;
 use crate::authz::{BatchRequest, Decision, DecisionRequest};
 use crate::decision_log::Entry;
@@ -27,9 +28,21 @@ pub async fn is_authorized(
     Json(req): Json<DecisionRequest>,
 ) -> Result<Json<Decision>, ApiError> {
     caller.require(Scope::Check)?;
-    let snapshot = app.snapshot.load();
+    let snapshot = app.snapshot.load_full();
+    let deadline = offload::deadline(app.settings.request_timeout_ms);
     let started = Instant::now();
-    let decision = app.authz.decide(&snapshot, &req)?;
+    let (req, decision) = if offload::inline(crate::authz::weight(req.entities.as_ref()), 1) {
+        let decision = app.authz.decide_until(&snapshot, &req, deadline);
+        (req, decision)
+    } else {
+        let authz = app.authz.clone();
+        offload::run(move || {
+            let decision = authz.decide_until(&snapshot, &req, deadline);
+            (req, decision)
+        })
+        .await?
+    };
+    let decision = decision?;
     observe(&app, &req, &decision, started.elapsed());
     Ok(Json(decision))
 }
@@ -78,9 +91,22 @@ pub async fn is_authorized_batch(
     Json(req): Json<BatchRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     caller.require(Scope::Check)?;
-    let snapshot = app.snapshot.load();
+    let snapshot = app.snapshot.load_full();
+    let deadline = offload::deadline(app.settings.request_timeout_ms);
     let started = Instant::now();
-    let results = app.authz.decide_batch(&snapshot, &req)?;
+    let weight = crate::authz::weight(req.entities.as_ref());
+    let (req, results) = if offload::inline(weight, req.requests.len()) {
+        let results = app.authz.decide_batch_until(&snapshot, &req, deadline);
+        (req, results)
+    } else {
+        let authz = app.authz.clone();
+        offload::run(move || {
+            let results = authz.decide_batch_until(&snapshot, &req, deadline);
+            (req, results)
+        })
+        .await?
+    };
+    let results = results?;
     // The items share parsing and entities: each gets an equal share of the time.
     let share = started
         .elapsed()

@@ -194,7 +194,9 @@ impl From<DomainError> for ApiError {
 
 impl From<RequestError> for ApiError {
     fn from(e: RequestError) -> Self {
-        let code = if e.is_reserved() {
+        let code = if e.is_timeout() {
+            ErrorCode::Unavailable
+        } else if e.is_reserved() {
             ErrorCode::ReservedEntityType
         } else {
             ErrorCode::InvalidRequest

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 mod forward;
 mod invites;
+mod offload;
 pub mod openapi;
 mod ops;
 mod orgs;

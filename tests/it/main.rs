@@ -8,6 +8,7 @@
 mod smtp;
 mod support;
 
+mod bounded;
 mod contention;
 mod decision_log;
 mod decisions;
@@ -32,5 +33,6 @@ mod reload;
 mod roles;
 mod secrets;
 mod tenant_ids;
+mod ui_questions;
 mod walkthrough;
 mod workspaces;

@@ -2,8 +2,10 @@
 //! reverse proxy (nginx `auth_request`, Traefik `forwardAuth`). The proxy
 //! forwards the original method and URI and the user its authentication
 //! established; the routes file turns them into an action and a resource.
-//! The answer is 200, 401 or 403 only: a proxy treats anything else as an
-//! error (nginx answers 500), and every refusal is a deny.
+//! The answer is 200, 401 (no end user: the proxy may ask them to sign in)
+//! or 403, and every refusal is a deny; only a proxy that cannot
+//! authenticate to the sidecar gets a 500, which the proxy shows as an
+//! error rather than a sign-in prompt.
 
 use std::sync::Arc;
 use std::time::Instant;

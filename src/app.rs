@@ -89,7 +89,7 @@ impl App {
             gate,
         )?);
         authz.set_all_roles(crate::store::role_map(&store)?)?;
-        let routes = Arc::new(Routes::load(&settings.routes_path())?);
+        let routes = Arc::new(Routes::load(&settings.routes_path(), Some(authz.clone()))?);
         let (access, revision) =
             store.read(|db| Ok::<_, StoreError>((db.load_all_access()?, db.data_revision()?)))?;
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::build(access, revision)));

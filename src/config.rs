@@ -48,9 +48,15 @@ pub struct Settings {
     /// Failed invite-token attempts (lookup, accept, decline with an
     /// unusable token or the wrong email) one end user may make per minute;
     /// beyond that their token calls get 429 until the minute ends. End
-    /// users are told apart by the `X-Forwarded-For` (or `X-Real-IP`) the
-    /// host sends; without one, per API key.
+    /// users are told apart as `trusted_proxy_hops` says; otherwise per
+    /// API key.
     pub invite_token_failures_per_minute: u32,
+    /// How many proxies in front of the sidecar append to
+    /// `X-Forwarded-For`: the end user's address is the entry this many
+    /// places from the right. 0 (the default) never reads the header, so
+    /// what a client wrote there cannot steer a per-user limit; limits then
+    /// count per API key.
+    pub trusted_proxy_hops: u32,
     /// How often expired invites are recorded as such in the audit log, in ms.
     pub invite_sweep_ms: u64,
     /// Largest request body accepted, in bytes.
@@ -120,6 +126,7 @@ impl Default for Settings {
             invite_expiry_days: 7,
             invite_rate_per_hour: 500,
             invite_token_failures_per_minute: 60,
+            trusted_proxy_hops: 0,
             invite_sweep_ms: 60_000,
             max_body_bytes: 1024 * 1024,
             request_timeout_ms: 10_000,
@@ -154,6 +161,9 @@ pub struct Overrides {
     pub schema: Option<PathBuf>,
 }
 
+/// Most proxy hops `trusted_proxy_hops` may name.
+pub const MAX_TRUSTED_PROXY_HOPS: u32 = 16;
+
 /// Settings that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -166,7 +176,7 @@ pub enum ConfigError {
 }
 
 /// Names accepted from the environment (after `TENANTGATE_`).
-const ENV_KEYS: [&str; 33] = [
+const ENV_KEYS: [&str; 34] = [
     "listen",
     "data_dir",
     "policies",
@@ -183,6 +193,7 @@ const ENV_KEYS: [&str; 33] = [
     "invite_expiry_days",
     "invite_rate_per_hour",
     "invite_token_failures_per_minute",
+    "trusted_proxy_hops",
     "invite_sweep_ms",
     "max_body_bytes",
     "request_timeout_ms",
@@ -279,6 +290,11 @@ impl Settings {
             return Err(ConfigError::Value(
                 "`invite_expiry_days` must be between 1 and 30".to_owned(),
             ));
+        }
+        if self.trusted_proxy_hops > MAX_TRUSTED_PROXY_HOPS {
+            return Err(ConfigError::Value(format!(
+                "`trusted_proxy_hops` must be at most {MAX_TRUSTED_PROXY_HOPS}"
+            )));
         }
         if !is_header_name(&self.forward_auth_user_header) {
             return Err(ConfigError::Value(format!(

@@ -172,25 +172,36 @@ pub struct Caller {
     pub actor: Option<String>,
     /// The API key's id (`keyless` in development mode), for per-caller limits.
     pub key: String,
-    /// The end user's address as the host forwards it (`X-Forwarded-For`,
-    /// first entry, or `X-Real-IP`), so limits can apply per end user.
+    /// The end user's address: the `X-Forwarded-For` entry
+    /// `trusted_proxy_hops` places from the right (none when that setting
+    /// is 0), so limits can apply per end user.
     pub client: Option<String>,
 }
 
 /// Longest forwarded client address kept.
 const MAX_CLIENT_LEN: usize = 64;
 
-fn forwarded_client(headers: &axum::http::HeaderMap) -> Option<String> {
-    let first = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && v.len() <= MAX_CLIENT_LEN)
-            .map(str::to_owned)
-    };
-    first("x-forwarded-for").or_else(|| first("x-real-ip"))
+/// The entry `hops` places from the right of every `X-Forwarded-For`
+/// line joined in order: each trusted proxy appends the address it saw,
+/// so that entry was written by the outermost trusted proxy, and whatever
+/// the client itself wrote lies further left and is never read. Too few
+/// entries (the request bypassed a proxy) or `hops` 0: none.
+fn forwarded_client(headers: &axum::http::HeaderMap, hops: u32) -> Option<String> {
+    if hops == 0 {
+        return None;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let index = entries.len().checked_sub(usize::try_from(hops).ok()?)?;
+    entries
+        .get(index)
+        .filter(|v| !v.is_empty() && v.len() <= MAX_CLIENT_LEN)
+        .map(|v| (*v).to_owned())
 }
 
 impl Caller {
@@ -263,7 +274,7 @@ impl FromRequestParts<Arc<App>> for Caller {
             scope,
             actor,
             key,
-            client: forwarded_client(&parts.headers),
+            client: forwarded_client(&parts.headers, app.settings.trusted_proxy_hops),
         })
     }
 }
@@ -286,7 +297,7 @@ impl FromRequestParts<Arc<App>> for KeyOnly {
             scope,
             actor: None,
             key,
-            client: forwarded_client(&parts.headers),
+            client: forwarded_client(&parts.headers, app.settings.trusted_proxy_hops),
         }))
     }
 }

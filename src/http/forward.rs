@@ -2,8 +2,10 @@
 //! reverse proxy (nginx `auth_request`, Traefik `forwardAuth`). The proxy
 //! forwards the original method and URI and the user its authentication
 //! established; the routes file turns them into an action and a resource.
-//! The answer is 200, 401 or 403 only: a proxy treats anything else as an
-//! error (nginx answers 500), and every refusal is a deny.
+//! The answer is 200, 401 (no end user: the proxy may ask them to sign in)
+//! or 403, and every refusal is a deny; only a proxy that cannot
+//! authenticate to the sidecar gets a 500, which the proxy shows as an
+//! error rather than a sign-in prompt.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,6 +27,22 @@ const METHOD_HEADERS: [&str; 2] = ["x-original-method", "x-forwarded-method"];
 /// The forwarded request target (path and query).
 const URI_HEADERS: [&str; 2] = ["x-original-uri", "x-forwarded-uri"];
 
+/// Headers with which a client asks a backend to treat a request as
+/// another method. A backend that honours one would run a method the
+/// decision never looked at, so a request carrying one is denied unless
+/// its route sets `allow_method_override` (it is then judged as that
+/// method).
+const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// A header in which the proxy may pass the `check` key instead of
+/// `Authorization`: proxies log the user-info of a failing auth URL, never
+/// a request header their configuration sets.
+pub const KEY_HEADER: &str = "x-tenantgate-key";
+
 /// Longest text put in a debugging header.
 const MAX_HEADER_TEXT: usize = 512;
 
@@ -45,6 +63,15 @@ pub struct ForwardHeaders {
     /// The original request target as Traefik sends it.
     #[param(rename = "X-Forwarded-Uri")]
     x_forwarded_uri: Option<String>,
+    /// The `check` API key, as a proxy's configuration sets it (instead of
+    /// `Authorization`, which proxies may log as a URL's user-info).
+    #[param(rename = "X-Tenantgate-Key")]
+    x_tenantgate_key: Option<String>,
+    /// Asks the backend to run another method: denied unless the route
+    /// sets `allow_method_override`; also `X-HTTP-Method` and
+    /// `X-Method-Override`.
+    #[param(rename = "X-HTTP-Method-Override")]
+    x_http_method_override: Option<String>,
     /// The authenticated user (the header name is the
     /// `forward_auth_user_header` setting).
     #[param(rename = "X-User-Id", pattern = "^[A-Za-z0-9._:@-]{1,128}$")]
@@ -82,7 +109,8 @@ impl Verdict {
          headers(("X-Authz-Decision" = String, description = "`Allow`"),
                  ("X-Authz-Reasons" = String, description = "ids of the deciding policies, comma-separated"),
                  ("X-Authz-Policy-Revision" = String))),
-        (status = 401, description = "no user in the forwarded request (`principal_required`), or a missing or unknown API key (`unauthenticated`)", body = super::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "no user in the forwarded request (`principal_required`): the proxy should send the user to sign in", body = super::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 500, description = "the proxy sent a missing or unknown API key (`internal`): a configuration error, never a sign-in prompt; the sidecar logs it", body = super::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 403, description = "denied by the policies, or no route, or an unusable forwarded request (`forbidden`; `X-Authz-Detail` says why), or a key without the `check` scope", body = super::openapi::ProblemDoc, content_type = "application/problem+json",
          headers(("X-Authz-Decision" = String, description = "`Deny`"),
                  ("X-Authz-Reasons" = String),
@@ -92,13 +120,50 @@ impl Verdict {
 )]
 pub async fn forward_auth(
     State(app): State<Arc<App>>,
-    KeyOnly(caller): KeyOnly,
+    key: Result<KeyOnly, ApiError>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::Check)?;
+    let scope = match headers.get(KEY_HEADER) {
+        Some(value) if !app.keyless_mode() => value
+            .to_str()
+            .ok()
+            .and_then(|secret| app.keys.lookup(secret.trim()))
+            .map(|(_, scope)| scope)
+            .ok_or_else(|| {
+                misconfigured("the `X-Tenantgate-Key` header holds an unknown or revoked API key")
+            })?,
+        _ => match key {
+            Ok(KeyOnly(caller)) => caller.scope,
+            Err(e) if e.code == ErrorCode::Unauthenticated => {
+                return Err(misconfigured(&e.detail));
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    if !scope.allows(Scope::Check) {
+        return Err(ApiError::new(
+            ErrorCode::InsufficientScope,
+            "forward auth needs a key with the `check` scope",
+        ));
+    }
     let verdict = judge(&app, &headers);
     crate::metrics::forward_auth(verdict.outcome);
     Ok(respond(verdict))
+}
+
+/// A proxy that cannot authenticate to the sidecar is misconfigured: the
+/// answer is a 500 (nginx and Traefik show an error page), not a 401 a
+/// proxy would turn into a sign-in prompt for the end user.
+fn misconfigured(why: &str) -> ApiError {
+    tracing::error!(
+        reason = why,
+        "forward auth: the proxy sent no API key or an unknown one; every request is refused until the proxy configuration is fixed"
+    );
+    crate::metrics::forward_auth(Forward::Invalid);
+    ApiError::new(
+        ErrorCode::Internal,
+        format!("forward auth is misconfigured: {why}"),
+    )
 }
 
 fn judge(app: &App, headers: &HeaderMap) -> Verdict {
@@ -132,11 +197,18 @@ fn judge(app: &App, headers: &HeaderMap) -> Verdict {
             )
         }
     };
-    let resolved = match app.routes.resolve(&method, &uri) {
+    let method_override = match forwarded(headers, &METHOD_OVERRIDE_HEADERS) {
+        Ok(m) => m,
+        Err(e) => return Verdict::refused(Forward::Invalid, e),
+    };
+    let resolved = match app
+        .routes
+        .resolve(&method, &uri, method_override.as_deref())
+    {
         Ok(r) => r,
         Err(refusal) => {
             let outcome = match refusal {
-                Refusal::InvalidPath(_) => Forward::Invalid,
+                Refusal::InvalidPath(_) | Refusal::MethodOverride(_) => Forward::Invalid,
                 Refusal::NoRoute { .. } | Refusal::NoFile(_) => Forward::NoRoute,
             };
             return Verdict::refused(outcome, refusal.to_string());

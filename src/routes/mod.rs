@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 pub use table::{Resolved, RouteSummary, Table};
 
-use crate::authz::ReloadStatus;
+use crate::authz::{Authz, ReloadStatus};
 
 /// Largest routes file read.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -72,6 +72,8 @@ pub enum Refusal {
     NoFile(String),
     #[error("unusable forwarded path: {0}")]
     InvalidPath(String),
+    #[error("method override refused: {0}")]
+    MethodOverride(String),
 }
 
 /// What `GET /v1/routes` shows.
@@ -103,6 +105,10 @@ pub struct Routes {
     last_reload: Mutex<ReloadStatus>,
     /// Serializes reloads so the watcher and the poller cannot race.
     reload_lock: Mutex<()>,
+    /// The policy set whose schema every route's action must be declared
+    /// in; each reload (the watcher reloads the routes after the policies)
+    /// checks against the set serving then.
+    authz: Option<Arc<Authz>>,
 }
 
 /// The file's text and revision; `None` when it does not exist.
@@ -131,14 +137,20 @@ fn read(path: &Path) -> Result<Option<(String, String)>, RoutesError> {
     Ok(Some((text, revision)))
 }
 
-fn load_file(path: &Path) -> Result<Loaded, RoutesError> {
+fn load_file(path: &Path, authz: Option<&Authz>) -> Result<Loaded, RoutesError> {
     let (table, revision) = match read(path)? {
         None => (Table::default(), None),
         Some((text, revision)) => {
-            let table = Table::parse(&text).map_err(|e| RoutesError::File {
+            let in_file = |e| RoutesError::File {
                 path: path.to_owned(),
                 source: Box::new(e),
-            })?;
+            };
+            let table = Table::parse(&text).map_err(in_file)?;
+            if let Some(authz) = authz {
+                table
+                    .check_actions(|kind| authz.actions_on(kind))
+                    .map_err(in_file)?;
+            }
             (table, Some(revision))
         }
     };
@@ -150,10 +162,11 @@ fn load_file(path: &Path) -> Result<Loaded, RoutesError> {
 }
 
 impl Routes {
-    /// Loads `path`; an invalid file fails (the sidecar refuses to start),
-    /// a missing one maps nothing.
-    pub fn load(path: &Path) -> Result<Self, RoutesError> {
-        let loaded = load_file(path)?;
+    /// Loads `path`; an invalid file, or one naming an action the schema
+    /// of `authz` does not declare, fails (the sidecar refuses to start); a
+    /// missing one maps nothing.
+    pub fn load(path: &Path, authz: Option<Arc<Authz>>) -> Result<Self, RoutesError> {
+        let loaded = load_file(path, authz.as_deref())?;
         match &loaded.revision {
             Some(revision) => {
                 tracing::info!(path = %path.display(), routes = loaded.table.len(), %revision, "routes loaded");
@@ -172,6 +185,7 @@ impl Routes {
             current: ArcSwap::from_pointee(loaded),
             last_reload: Mutex::new(status),
             reload_lock: Mutex::new(()),
+            authz,
         })
     }
 
@@ -186,7 +200,7 @@ impl Routes {
             .reload_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let result = load_file(&self.path);
+        let result = load_file(&self.path, self.authz.as_deref());
         let mut status = self
             .last_reload
             .lock()
@@ -228,12 +242,17 @@ impl Routes {
     }
 
     /// The route of a forwarded request.
-    pub fn resolve(&self, method: &str, uri: &str) -> Result<Resolved, Refusal> {
+    pub fn resolve(
+        &self,
+        method: &str,
+        uri: &str,
+        method_override: Option<&str>,
+    ) -> Result<Resolved, Refusal> {
         let current = self.current.load();
         if current.revision.is_none() {
             return Err(Refusal::NoFile(self.path.display().to_string()));
         }
-        current.table.resolve(method, uri)
+        current.table.resolve(method, uri, method_override)
     }
 
     pub fn info(&self) -> RoutesInfo {

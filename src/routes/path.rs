@@ -2,7 +2,9 @@
 //! paths they are matched against. A forwarded path is split on `/` before
 //! percent-decoding, so an encoded slash can never move a segment boundary,
 //! and paths a proxy or backend could read differently (`..`, `//`,
-//! encoded slashes or control characters) match nothing.
+//! encoded slashes, `;params`, fragments, double encoding, characters
+//! outside a small ASCII set, trailing dots, a literal's letters in another
+//! case) match nothing.
 
 use super::{
     Refusal, RoutesError, MAX_PARAMS, MAX_PATH_BYTES, MAX_SEGMENTS, MAX_SEGMENT_BYTES,
@@ -72,6 +74,11 @@ impl PathTemplate {
                     return Err(bad(&format!(
                         "segment `{raw}` must be plain text or a whole `{{name}}`"
                     )));
+                } else if !raw.chars().all(is_safe_char) || raw.ends_with('.') {
+                    // A literal no forwarded path may hold would never match.
+                    return Err(bad(&format!(
+                        "segment `{raw}` may hold only A-Z a-z 0-9 and - . _ ~ ! $ & ' ( ) * + , = : @, and may not end with `.`"
+                    )));
                 } else {
                     segments.push(Segment::Literal(raw.to_owned()));
                 }
@@ -83,6 +90,22 @@ impl PathTemplate {
             )));
         }
         Ok(Self { segments, params })
+    }
+
+    /// A literal of this template that a segment of `path` spells in other
+    /// letter case (`ADMIN` for `admin`): a case-insensitive backend serves
+    /// the literal's page, so such a path is refused rather than left to a
+    /// later, broader route.
+    pub fn case_twin<'a>(&'a self, path: &[String]) -> Option<&'a str> {
+        self.segments
+            .iter()
+            .zip(path)
+            .find_map(|(segment, actual)| match segment {
+                Segment::Literal(text) if text != actual && text.eq_ignore_ascii_case(actual) => {
+                    Some(text.as_str())
+                }
+                _ => None,
+            })
     }
 
     /// The parameter values when `path` matches.
@@ -144,14 +167,29 @@ pub fn fill(pieces: &[Piece], values: &[&str]) -> String {
         .collect()
 }
 
-/// The decoded segments of a forwarded request target (`/a/b%20c?q=1`):
-/// query and fragment dropped, each segment percent-decoded.
+/// Characters a decoded segment may hold: ASCII letters and digits and the
+/// URI "unreserved" and "sub-delims" marks minus `;` (Tomcat, Jetty and
+/// Spring strip `;params`), plus `:` and `@`. Everything else (space, `%`
+/// left over from double encoding, `#`, `?`, `\`, controls, non-ASCII
+/// such as zero-width or bidi characters) is read differently by some
+/// backend, so a path holding one matches nothing.
+pub fn is_safe_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()*+,=:@".contains(c)
+}
+
+/// The decoded segments of a forwarded request target (`/a/b%41c?q=1`):
+/// query dropped, each segment percent-decoded and checked against
+/// [`is_safe_char`]. A fragment (`#`) is refused: a client never sends
+/// one, and a proxy passes it to the backend unchanged.
 pub fn split_path(target: &str) -> Result<Vec<String>, Refusal> {
     let invalid = |why: &str| Refusal::InvalidPath(why.to_owned());
     if target.len() > MAX_PATH_BYTES {
         return Err(invalid(&format!("longer than {MAX_PATH_BYTES} bytes")));
     }
-    let path = target.split(['?', '#']).next().unwrap_or_default();
+    if target.contains('#') {
+        return Err(invalid("a fragment (`#`) in the forwarded URI is refused"));
+    }
+    let path = target.split('?').next().unwrap_or_default();
     let Some(rest) = path.strip_prefix('/') else {
         return Err(invalid(
             "the forwarded URI must be a path starting with `/`",
@@ -201,13 +239,21 @@ fn decode_segment(raw: &str) -> Result<String, Refusal> {
     if text == "." || text == ".." {
         return Err(invalid("`.` and `..` segments are refused"));
     }
-    if text
-        .chars()
-        .any(|c| c == '/' || c == '\\' || c.is_control())
-    {
-        return Err(invalid(
-            "a segment holds an encoded slash, backslash or control character",
-        ));
+    if let Some(c) = text.chars().find(|c| !is_safe_char(*c)) {
+        let what = match c {
+            '/' | '\\' => "an encoded slash or backslash".to_owned(),
+            ';' => "a `;` path parameter".to_owned(),
+            '%' => "a `%` (double percent-encoding)".to_owned(),
+            c if c.is_control() => "a control character".to_owned(),
+            c => format!("the character U+{:04X}", u32::from(c)),
+        };
+        return Err(invalid(&format!(
+            "a segment holds {what}; segments are limited to A-Z a-z 0-9 and - . _ ~ ! $ & ' ( ) * + , = : @"
+        )));
+    }
+    if text.ends_with('.') {
+        // Windows and some servers drop trailing dots: `admin.` is `admin`.
+        return Err(invalid("a segment ends with `.`"));
     }
     Ok(text)
 }

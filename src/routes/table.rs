@@ -26,6 +26,11 @@ pub struct RouteSpec {
     /// The Cedar action id (of type `Action`).
     pub action: String,
     pub resource: ResourceSpec,
+    /// Whether a request carrying a method-override header
+    /// (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`)
+    /// may use this route; it is then judged as the overriding method.
+    #[serde(default)]
+    pub allow_method_override: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,6 +104,7 @@ struct Route {
     /// `None` matches any method.
     method: Option<String>,
     path: PathTemplate,
+    allow_method_override: bool,
     resource: EntityTemplate,
     parents: Vec<EntityTemplate>,
     attrs: Vec<(String, AttrTemplate)>,
@@ -209,7 +215,7 @@ fn compile(spec: &RouteSpec) -> Result<Route, RoutesError> {
             Ok((name.clone(), attr))
         })
         .collect::<Result<_, RoutesError>>()?;
-    Ok(Route {
+    let route = Route {
         summary: RouteSummary {
             method: method.clone().unwrap_or_else(|| "*".to_owned()),
             path: spec.path.clone(),
@@ -218,10 +224,13 @@ fn compile(spec: &RouteSpec) -> Result<Route, RoutesError> {
         },
         method,
         path,
+        allow_method_override: spec.allow_method_override,
         resource,
         parents,
         attrs,
-    })
+    };
+    route.check_bound()?;
+    Ok(route)
 }
 
 impl Table {
@@ -246,6 +255,25 @@ impl Table {
         Ok(Self { routes })
     }
 
+    /// Fails on the first route whose action the schema does not declare
+    /// for a `User` on the route's resource type (`declared` lists the
+    /// actions declared on a type); such a route could never be evaluated.
+    pub fn check_actions(&self, declared: impl Fn(&str) -> Vec<String>) -> Result<(), RoutesError> {
+        for (i, route) in self.routes.iter().enumerate() {
+            let kind = &route.summary.resource_type;
+            if !declared(kind).contains(&route.summary.action) {
+                return Err(RoutesError::Route {
+                    index: i + 1,
+                    source: Box::new(RoutesError::Template(format!(
+                        "the schema declares no action `{}` for a `User` on a `{kind}`",
+                        route.summary.action
+                    ))),
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.routes.len()
     }
@@ -260,9 +288,30 @@ impl Table {
 
     /// The first route (in file order) matching `method` and the forwarded
     /// request target `uri`. A `GET` route also answers `HEAD`, which
-    /// servers treat as a `GET` without body.
-    pub fn resolve(&self, method: &str, uri: &str) -> Result<Resolved, Refusal> {
+    /// servers treat as a `GET` without body. With `method_override` (the
+    /// value of a method-override header) the request is judged as that
+    /// method, and only a route with `allow_method_override` may take it.
+    pub fn resolve(
+        &self,
+        method: &str,
+        uri: &str,
+        method_override: Option<&str>,
+    ) -> Result<Resolved, Refusal> {
         let segments = split_path(uri)?;
+        let method = match method_override {
+            None => method,
+            Some(m) if compile_method(m).ok().flatten().is_some() => m,
+            Some(m) => {
+                return Err(Refusal::MethodOverride(format!(
+                    "the method-override value `{m}` is not an HTTP method"
+                )))
+            }
+        };
+        if let Some(literal) = self.routes.iter().find_map(|r| r.path.case_twin(&segments)) {
+            return Err(Refusal::InvalidPath(format!(
+                "a segment differs from the route literal `{literal}` only in letter case"
+            )));
+        }
         let method = method.to_ascii_uppercase();
         for (index, route) in self.routes.iter().enumerate() {
             let method_ok = match &route.method {
@@ -273,17 +322,63 @@ impl Table {
                 continue;
             }
             if let Some(values) = route.path.matches(&segments) {
+                if method_override.is_some() && !route.allow_method_override {
+                    return Err(Refusal::MethodOverride(format!(
+                        "route {} does not set `allow_method_override`",
+                        index + 1
+                    )));
+                }
                 return Ok(route.resolve(index, &values));
             }
         }
         Err(Refusal::NoRoute {
             method,
-            path: uri.split(['?', '#']).next().unwrap_or_default().to_owned(),
+            path: uri.split('?').next().unwrap_or_default().to_owned(),
         })
     }
 }
 
 impl Route {
+    /// Every `{name}` of the path must reach the decision (the resource id,
+    /// a parent or an attribute), or start with `_` to say it is ignored on
+    /// purpose: a segment nothing reads lets `/orgs/globex/…` be judged as
+    /// whatever the other segments name.
+    fn check_bound(&self) -> Result<(), RoutesError> {
+        let mut used = vec![false; self.path.params.len()];
+        let mut mark = |pieces: &[Piece]| {
+            for piece in pieces {
+                if let Piece::Param(i) = piece {
+                    if let Some(u) = used.get_mut(*i) {
+                        *u = true;
+                    }
+                }
+            }
+        };
+        mark(&self.resource.id);
+        for parent in &self.parents {
+            mark(&parent.id);
+        }
+        for (_, attr) in &self.attrs {
+            match attr {
+                AttrTemplate::Entity(e) => mark(&e.id),
+                AttrTemplate::Text(t) => mark(t),
+            }
+        }
+        let unbound = self
+            .path
+            .params
+            .iter()
+            .zip(&used)
+            .find(|(name, used)| !**used && !name.starts_with('_'));
+        match unbound {
+            Some((name, _)) => Err(RoutesError::Template(format!(
+                "`{{{name}}}` of `{}` is bound to nothing: use it in the resource's id, parents or attrs, or call it `{{_{name}}}` to ignore it",
+                self.summary.path
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn resolve(&self, index: usize, values: &[&str]) -> Resolved {
         let resource = self.resource.render(values);
         let entities = (!sidecar_owned(&self.resource.kind)).then(|| {

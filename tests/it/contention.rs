@@ -174,7 +174,8 @@ async fn decision_client(calls: Arc<Calls>, stop: Arc<std::sync::atomic::AtomicB
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_writers_and_readers_keep_every_invariant() {
     let dir = workdir();
-    let server = Server::start(dir.path(), &[], &[]);
+    // The calls name each end user as one proxy would.
+    let server = Server::start(dir.path(), &[], &[("TENANTGATE_TRUSTED_PROXY_HOPS", "1")]);
     let calls = Arc::new(Calls {
         base: server.base.clone(),
         client: reqwest::Client::builder()

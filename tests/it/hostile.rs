@@ -194,7 +194,10 @@ async fn duplicate_keys_are_refused_at_any_depth() {
 #[tokio::test]
 async fn failed_token_attempts_are_limited_per_key() {
     let t = TestApp::builder()
-        .with_settings(|s| s.invite_token_failures_per_minute = 5)
+        .with_settings(|s| {
+            s.invite_token_failures_per_minute = 5;
+            s.trusted_proxy_hops = 1;
+        })
         .build();
     for i in 0..5 {
         t.post(
@@ -227,6 +230,63 @@ async fn failed_token_attempts_are_limited_per_key() {
         .body(Body::from(r#"{"token": "guess-8"}"#))
         .unwrap();
     t.send(req).await.expect_error(404, "invite_not_found");
+}
+
+/// A token guess naming `x-forwarded-for`.
+async fn guess(t: &TestApp, xff: &str, token: &str) -> Resp {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/invites/lookup")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", xff)
+        .body(Body::from(json!({ "token": token }).to_string()))
+        .unwrap();
+    t.send(req).await
+}
+
+#[tokio::test]
+async fn a_client_written_forwarded_for_steers_no_token_limit() {
+    // Default: the header is never read, so rotating it does not give a
+    // fresh allowance.
+    let t = TestApp::builder()
+        .with_settings(|s| s.invite_token_failures_per_minute = 3)
+        .build();
+    for i in 0..3 {
+        guess(&t, &format!("198.51.100.{i}"), &format!("g{i}"))
+            .await
+            .expect_error(404, "invite_not_found");
+    }
+    guess(&t, "198.51.100.99", "g9")
+        .await
+        .expect_error(429, "rate_limited");
+
+    // One trusted proxy: its entry (the rightmost) names the end user; a
+    // leftmost entry the client wrote is ignored, both to rotate and to
+    // lock out a victim.
+    let t = TestApp::builder()
+        .with_settings(|s| {
+            s.invite_token_failures_per_minute = 3;
+            s.trusted_proxy_hops = 1;
+        })
+        .build();
+    for i in 0..3 {
+        guess(&t, &format!("192.0.2.{i}, 203.0.113.7"), &format!("g{i}"))
+            .await
+            .expect_error(404, "invite_not_found");
+    }
+    guess(&t, "192.0.2.50, 203.0.113.7", "g5")
+        .await
+        .expect_error(429, "rate_limited");
+    // The attacker wrote the victim's address leftmost: the victim, seen by
+    // the proxy as 203.0.113.8, is not locked out.
+    for i in 0..3 {
+        guess(&t, "203.0.113.8, 203.0.113.9", &format!("h{i}"))
+            .await
+            .expect_error(404, "invite_not_found");
+    }
+    guess(&t, "203.0.113.8", "victim")
+        .await
+        .expect_error(404, "invite_not_found");
 }
 
 /// A loopback TCP connection with bounded reads.

@@ -87,8 +87,18 @@ impl Nginx {
             .replace("127.0.0.1:8180", tenantgate)
             .replace("127.0.0.1:3000", &format!("127.0.0.1:{backend}"))
             .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
-            .replace("tgk_REPLACE_ME", key);
+            .replace("tgk_REPLACE_ME", key)
+            .replace(
+                "/etc/nginx/tenantgate.htpasswd",
+                &dir.path().join("users").display().to_string(),
+            );
         let d = dir.path().display();
+        // nginx's own authentication: each user's password is `<user>-pw`.
+        let users: String = ["mia", "nick", "olive", "carl"]
+            .iter()
+            .map(|u| format!("{u}:{{PLAIN}}{u}-pw\n"))
+            .collect();
+        std::fs::write(dir.path().join("users"), users).unwrap();
         std::fs::write(dir.path().join("tenantgate.conf"), snippet).unwrap();
         let conf = format!(
             "master_process off;\n\
@@ -163,12 +173,31 @@ fn create_key(dir: &Path, scope: &str) -> String {
     stdout_of(&out).lines().last().unwrap().trim().to_owned()
 }
 
+/// A GET signed in to nginx as `user` (basic authentication).
 async fn get(http: &reqwest::Client, url: &str, user: Option<&str>) -> reqwest::Response {
     let mut req = http.get(url);
     if let Some(user) = user {
-        req = req.header("x-user-id", user);
+        req = req.basic_auth(user, Some(format!("{user}-pw")));
     }
     req.send().await.unwrap()
+}
+
+/// The status line of a raw GET of `target` (which may hold a `#`, which
+/// HTTP clients strip) signed in as `user`.
+fn raw_status(port: u16, target: &str, user: &str) -> String {
+    use base64::Engine as _;
+    use std::io::{Read as _, Write as _};
+    let creds = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{user}-pw"));
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {creds}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or_default().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,9 +294,38 @@ async fn nginx_auth_request_lets_through_refuses_follows_policy_edits_and_fails_
         403
     );
     assert_eq!(get(&http, &nginx.url(NOTE), None).await.status(), 401);
+    // A client-sent identity is overwritten by the authenticated one.
+    let claimed = http
+        .get(nginx.url("/orgs/acme/billing"))
+        .basic_auth("mia", Some("mia-pw"))
+        .header("x-user-id", "olive")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(claimed.status(), 403);
+    let unsigned = http
+        .get(nginx.url(NOTE))
+        .header("x-user-id", "mia")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+    // Paths that a double-decoding backend, or one reading the raw `#…`,
+    // would serve as another workspace's note match no route.
+    for target in [
+        "/orgs/acme/workspaces/ws1/notes/..%252F..%252Fws2%252Fnotes%252Fn2",
+        "/orgs/acme/workspaces/ws1/notes/n1#/../../../ws2/notes/n2",
+    ] {
+        let status = raw_status(nginx.port, target, "mia");
+        assert!(
+            status.contains(" 403 ") || status.contains(" 400 "),
+            "{target}: {status}\n{}",
+            nginx.error_log()
+        );
+    }
     let put = http
         .put(nginx.url(NOTE))
-        .header("x-user-id", "mia")
+        .basic_auth("mia", Some("mia-pw"))
         .body("text")
         .send()
         .await
@@ -276,7 +334,7 @@ async fn nginx_auth_request_lets_through_refuses_follows_policy_edits_and_fails_
     // A client's own forwarded headers cannot change what is checked.
     let spoofed = http
         .get(nginx.url("/orgs/acme/billing"))
-        .header("x-user-id", "mia")
+        .basic_auth("mia", Some("mia-pw"))
         .header("x-forwarded-uri", NOTE)
         .header("x-forwarded-method", "GET")
         .send()

@@ -29,5 +29,6 @@ mod policy_tests;
 mod reload;
 mod roles;
 mod secrets;
+mod traefik;
 mod walkthrough;
 mod workspaces;

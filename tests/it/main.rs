@@ -33,6 +33,7 @@ mod reload;
 mod roles;
 mod secrets;
 mod tenant_ids;
+mod traefik;
 mod ui_questions;
 mod walkthrough;
 mod workspaces;

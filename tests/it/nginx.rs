@@ -34,16 +34,16 @@ fn nginx_binary() -> Option<PathBuf> {
 
 /// What the backend saw: every request line that reached it.
 #[derive(Clone, Default)]
-struct Seen(Arc<(AtomicUsize, Mutex<Vec<String>>)>);
+pub(crate) struct Seen(Arc<(AtomicUsize, Mutex<Vec<String>>)>);
 
 impl Seen {
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.0 .0.load(Ordering::SeqCst)
     }
 }
 
 /// A backend on a free loopback port answering 200 with what it received.
-async fn backend() -> (u16, Seen) {
+pub(crate) async fn backend() -> (u16, Seen) {
     let seen = Seen::default();
     let record = seen.clone();
     let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
@@ -63,7 +63,7 @@ async fn backend() -> (u16, Seen) {
     (port, seen)
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -163,7 +163,7 @@ impl Drop for Nginx {
     }
 }
 
-fn create_key(dir: &Path, scope: &str) -> String {
+pub(crate) fn create_key(dir: &Path, scope: &str) -> String {
     let out = tenantgate_cli(dir, &["keys", "create", "--scope", scope]);
     assert!(
         out.status.success(),

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::invites::{end, TOKEN_PREFIX};
-use super::{check_email, check_id, Actor, DomainError, Tenancy};
+use super::{check_email, check_id, Actor, Change, DomainError, Tenancy};
+use crate::authz::Target;
 use crate::model::{Invite, InviteLookup, InviteStatus, OrgRef, RoleKey};
 use crate::secret;
 
@@ -87,6 +88,7 @@ impl Tenancy {
                 if invite.email != email {
                     return Err(DomainError::InviteEmailMismatch);
                 }
+                inviter_may_still_grant(c, &invite)?;
                 if c.db.member_role(&invite.org_id, &user.id)?.is_some()
                     || c.db.member_has_email(&invite.org_id, &email)?
                 {
@@ -142,4 +144,28 @@ fn pending_by_token(inner: &super::Inner, hash: &str) -> Result<Invite, DomainEr
         .read(|db| db.invite_by_token(hash))?
         .filter(|i| i.status == InviteStatus::Pending)
         .ok_or(DomainError::InviteNotFound)
+}
+
+/// An invitation carries its sender's right to grant its role, and that
+/// right may have gone since (removed, demoted, a policy or role changed):
+/// accepting re-asks the policies whether the sender may still invite with
+/// this role, as if they sent it now. An invitation of a system call needs
+/// no such right.
+fn inviter_may_still_grant(c: &Change<'_, '_>, invite: &Invite) -> Result<(), DomainError> {
+    let inviter = Actor::from_audit_name(&invite.invited_by);
+    let org = invite.org_id.as_str();
+    c.authorize(
+        &inviter,
+        "member.invite",
+        Target::Org(org),
+        &[("role", invite.role.as_str())],
+    )
+    .and_then(|()| c.require_grantable(&inviter, org, &invite.role))
+    .map_err(|e| match e {
+        DomainError::Forbidden(_) => DomainError::Forbidden(format!(
+            "this invitation was sent by `{}`, who may no longer grant the role `{}` in `{org}`; ask for a new invitation",
+            invite.invited_by, invite.role
+        )),
+        other => other,
+    })
 }

@@ -217,6 +217,7 @@ impl Tenancy {
                 )?;
                 require_pending(&invite)?;
                 if invite.role != new_role {
+                    c.require_revocable(&actor, &org, &invite.role)?;
                     c.require_grantable(&actor, &org, &new_role)?;
                     c.db.set_invite_role(&id, &new_role)?;
                     c.audit(
@@ -376,6 +377,13 @@ fn pending_for(
         Target::Org(org),
         &[("role", invite.role.as_str())],
     )?;
+    // A resend hands out the invite's role again and a revoke takes it
+    // away: both need the rights that granting it needs.
+    if action == "invite.revoke" {
+        c.require_revocable(actor, org, &invite.role)?;
+    } else {
+        c.require_grantable(actor, org, &invite.role)?;
+    }
     require_pending(&invite)?;
     Ok(invite)
 }

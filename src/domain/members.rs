@@ -3,9 +3,10 @@
 
 use serde_json::json;
 
+use super::invites::end;
 use super::{check_email, check_id, page, parse_role, Actor, Change, DomainError, Paging, Tenancy};
 use crate::authz::Target;
-use crate::model::{Member, OrgRole, Page, RoleKey};
+use crate::model::{InviteStatus, Member, OrgRole, Page, RoleKey};
 
 impl Tenancy {
     pub async fn list_members(
@@ -102,6 +103,7 @@ impl Tenancy {
                     ],
                 )?;
                 if current != new_role {
+                    c.require_revocable(&actor, &org, &current)?;
                     c.require_grantable(&actor, &org, &new_role)?;
                     if current.is(OrgRole::Owner) {
                         keep_an_owner(c, &org, &user)?;
@@ -145,6 +147,9 @@ impl Tenancy {
                     Target::Org(&org),
                     &[("role", current.as_str())],
                 )?;
+                if action == "member.remove" {
+                    c.require_revocable(&actor, &org, &current)?;
+                }
                 if current.is(OrgRole::Owner) {
                     keep_an_owner(c, &org, &user)?;
                 }
@@ -156,7 +161,7 @@ impl Tenancy {
                     &user_target(&user),
                     json!({"role": current}),
                 )?;
-                Ok(())
+                revoke_invites_sent_by(c, &actor, &org, &user)
             })
         })
         .await
@@ -241,6 +246,28 @@ fn keep_an_owner(c: &Change<'_, '_>, org: &str, user: &str) -> Result<(), Domain
         return Err(DomainError::LastOwner(format!(
             "user `{user}` is the last owner of `{org}`; make someone else an owner first"
         )));
+    }
+    Ok(())
+}
+
+/// Someone who no longer belongs to `org` can send no invitation: the
+/// invites `user` sent and that are still pending are revoked with them
+/// (audited), so no link they sent can bring anyone in afterwards.
+fn revoke_invites_sent_by(
+    c: &Change<'_, '_>,
+    actor: &Actor,
+    org: &str,
+    user: &str,
+) -> Result<(), DomainError> {
+    for invite in c.db.pending_invites_sent_by(org, user)? {
+        end(c, &invite, InviteStatus::Revoked, None)?;
+        c.audit(
+            org,
+            actor,
+            "invite.revoke",
+            &format!("Invite::{}", invite.id),
+            json!({"email": invite.email, "reason": "inviter_left"}),
+        )?;
     }
     Ok(())
 }

@@ -94,6 +94,15 @@ impl Actor {
         }
     }
 
+    /// The actor an audit name (or an invite's `invited_by`) stands for.
+    pub fn from_audit_name(name: &str) -> Self {
+        if name == "system" {
+            Self::System
+        } else {
+            Self::User(name.to_owned())
+        }
+    }
+
     pub fn user_id(&self) -> Option<&str> {
         match self {
             Self::System => None,
@@ -270,6 +279,26 @@ impl Change<'_, '_> {
         org: &str,
         role: &RoleKey,
     ) -> Result<(), DomainError> {
+        self.require_role_within_rights(actor, org, role, "grant")
+    }
+
+    /// Taking a role away needs the same rights as granting it.
+    fn require_revocable(
+        &self,
+        actor: &Actor,
+        org: &str,
+        role: &RoleKey,
+    ) -> Result<(), DomainError> {
+        self.require_role_within_rights(actor, org, role, "take away")
+    }
+
+    fn require_role_within_rights(
+        &self,
+        actor: &Actor,
+        org: &str,
+        role: &RoleKey,
+        verb: &str,
+    ) -> Result<(), DomainError> {
         let Some(key) = role.custom() else {
             return Ok(());
         };
@@ -286,7 +315,7 @@ impl Change<'_, '_> {
             user,
             org,
             &def.permissions,
-            &format!("grant role `{key}`"),
+            &format!("{verb} role `{key}`"),
         )
     }
 

@@ -90,8 +90,11 @@ pub(super) fn grants_of(role: CustomRole) -> RoleGrants {
     }
 }
 
-/// Refuses when `user` lacks one of `permissions` in `org` (`doing` says
-/// what they tried, for the message).
+/// Refuses when `user` lacks one of `permissions` in `org`; `doing` says
+/// what they tried, as a verb phrase about a role ("grant role `fin`"). An
+/// owner of `org` holds every grantable permission of it, whether or not a
+/// policy names the permission for owners: someone must be able to hand out
+/// a permission the host made grantable.
 pub(super) fn require_holds(
     c: &Change<'_, '_>,
     user: &str,
@@ -99,6 +102,13 @@ pub(super) fn require_holds(
     permissions: &[String],
     doing: &str,
 ) -> Result<(), DomainError> {
+    if permissions.is_empty()
+        || c.db
+            .member_role(org, user)?
+            .is_some_and(|r| r.is(OrgRole::Owner))
+    {
+        return Ok(());
+    }
     let lacking: Vec<&str> = permissions
         .iter()
         .filter(|p| !c.inner.authz.holds(c.snapshot, user, org, p))
@@ -107,8 +117,13 @@ pub(super) fn require_holds(
     if lacking.is_empty() {
         return Ok(());
     }
+    let (noun, pronoun) = if lacking.len() == 1 {
+        ("permission", "it")
+    } else {
+        ("permissions", "them")
+    };
     Err(DomainError::Forbidden(format!(
-        "user `{user}` may not {doing} in `{org}`: it holds `{}`, which they do not hold",
+        "user `{user}` may not {doing} in `{org}`: the role carries the {noun} `{}`, and they do not hold {pronoun}",
         lacking.join("`, `")
     )))
 }
@@ -248,7 +263,7 @@ impl Tenancy {
                 c.require_org(&org)?;
                 c.authorize(&actor, "role.manage", Target::Org(&org), &[])?;
                 if let Actor::User(user) = &actor {
-                    require_holds(c, user, &org, &permissions, "define a role that")?;
+                    require_holds(c, user, &org, &permissions, &format!("define role `{key}`"))?;
                 }
                 if c.db.list_custom_roles(Some(&org))?.len() >= MAX_ROLES_PER_ORG {
                     return Err(DomainError::Invalid(format!(
@@ -312,7 +327,16 @@ impl Tenancy {
                 after.description = description.unwrap_or(after.description);
                 after.permissions = permissions.unwrap_or(after.permissions);
                 if let Actor::User(user) = &actor {
-                    require_holds(c, user, &org, &after.permissions, "edit a role that")?;
+                    // Removing a permission takes it from every holder, so it
+                    // needs the same rights as granting it.
+                    let touched: BTreeSet<String> = before
+                        .permissions
+                        .iter()
+                        .chain(&after.permissions)
+                        .cloned()
+                        .collect();
+                    let touched: Vec<String> = touched.into_iter().collect();
+                    require_holds(c, user, &org, &touched, &format!("change role `{key}`"))?;
                 }
                 if after == before {
                     return Ok(RoleView::from(after));
@@ -345,6 +369,9 @@ impl Tenancy {
                 c.require_org(&org)?;
                 c.authorize(&actor, "role.manage", Target::Org(&org), &[])?;
                 let role = fetch_custom(c, &org, &key)?;
+                if let Actor::User(user) = &actor {
+                    require_holds(c, user, &org, &role.permissions, &format!("delete role `{key}`"))?;
+                }
                 let usage = c.db.role_usage(&org, &key)?;
                 if usage.members > 0 || usage.pending_invites > 0 {
                     return Err(DomainError::RoleInUse(format!(

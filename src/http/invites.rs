@@ -125,7 +125,7 @@ pub struct ResendParams {
     path = "/v1/orgs/{org}/invites/{id}/resend",
     tag = "invites",
     params(("org" = String, Path, description = "organization id"), ("id" = String, Path, description = "invite id"), ActorHeader, ResendParams),
-    responses((status = 200, description = "token rotated, expiry restarted, email queued (`invite.resend`)", body = crate::model::IssuedInvite), super::openapi::Problems),
+    responses((status = 200, description = "token rotated, expiry restarted, email queued (`invite.resend`, context `role`: the invite's; needs the rights that granting that role needs)", body = crate::model::IssuedInvite), super::openapi::Problems),
     security(("api_key" = []), ())
 )]
 pub async fn resend(
@@ -147,7 +147,7 @@ pub async fn resend(
     path = "/v1/orgs/{org}/invites/{id}",
     tag = "invites",
     params(("org" = String, Path, description = "organization id"), ("id" = String, Path, description = "invite id"), ActorHeader),
-    responses((status = 200, description = "revoked, pending invites only (`invite.revoke`)", body = crate::model::Invite), super::openapi::Problems),
+    responses((status = 200, description = "revoked, pending invites only (`invite.revoke`, context `role`: the invite's; needs the rights that granting that role needs)", body = crate::model::Invite), super::openapi::Problems),
     security(("api_key" = []), ())
 )]
 pub async fn revoke(
@@ -228,6 +228,7 @@ pub struct AcceptBody {
     post,
     path = "/v1/invites/accept",
     tag = "invitee",
+    description = "Joins the invite's organization with its role. The policies are asked again whether the invite's sender may still invite with this role (403 `forbidden` if not; the invite stays pending). Invites a removed member sent are revoked at the removal.",
     request_body = AcceptBody,
     responses((status = 200, description = "joined the organization", body = crate::domain::Accepted), super::openapi::Problems),
     security(("api_key" = []), ())

@@ -144,6 +144,29 @@ impl Db<'_> {
         Ok(split_page(rows, limit))
     }
 
+    /// The invites of `org` that `user` sent and that are still pending
+    /// (not expired).
+    pub fn pending_invites_sent_by(
+        &self,
+        org: &str,
+        user: &str,
+    ) -> Result<Vec<Invite>, StoreError> {
+        let sql = format!(
+            "{INVITE_SELECT}
+             WHERE i.org_id = :org AND i.invited_by = :user
+               AND i.status = 'pending' AND i.expires_at > :now
+             ORDER BY i.rowid"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(
+                rusqlite::named_params! {":now": self.now, ":org": org, ":user": user},
+                invite_from_row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(|r| r.map(|r| r.invite)).collect()
+    }
+
     /// The invite a token opens, with its org id, whatever its status.
     pub fn invite_by_token(&self, token_hash: &str) -> Result<Option<Invite>, StoreError> {
         let sql = format!(

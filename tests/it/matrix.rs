@@ -325,9 +325,9 @@ async fn invite_management_follows_the_matrix() {
         for role in ["admin", "accounting", "member"] {
             rows.push(row(action, acme.clone(), grant(role), [Y, Y, N, N, N]));
         }
-        // An owner invitation: its owners (and, as the matrix has no
-        // restriction on these two, its admins) resend or revoke it.
-        rows.push(row(action, acme.clone(), grant("owner"), [Y, Y, N, N, N]));
+        // An owner invitation follows the rule of granting owner: only
+        // owners resend (a fresh live owner link) or revoke it.
+        rows.push(row(action, acme.clone(), grant("owner"), [Y, N, N, N, N]));
     }
     // Changing an invitation's role is granting it: only owners turn an
     // invitation into, or out of, an owner invitation.

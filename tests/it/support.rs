@@ -138,6 +138,7 @@ pub struct Builder {
     policy_tests: bool,
     background: bool,
     routes: Option<String>,
+    schema_files: Vec<(String, String)>,
     settings: Option<SettingsEdit>,
 }
 
@@ -167,6 +168,12 @@ impl Builder {
         self
     }
 
+    /// Adds a schema file `name` with `text` beside the shipped schema.
+    pub fn with_schema_file(mut self, name: &str, text: &str) -> Self {
+        self.schema_files.push((name.to_owned(), text.to_owned()));
+        self
+    }
+
     pub fn with_settings(mut self, f: impl FnOnce(&mut Settings) + 'static) -> Self {
         self.settings = Some(Box::new(f));
         self
@@ -193,6 +200,9 @@ impl Builder {
                 policies.join("documents.cedar"),
             )
             .unwrap();
+        }
+        for (name, text) in &self.schema_files {
+            std::fs::write(schema.join(name), text).unwrap();
         }
         if let Some(text) = &self.routes {
             std::fs::write(policies.join("routes.yaml"), text).unwrap();

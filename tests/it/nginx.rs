@@ -221,48 +221,19 @@ async fn nginx_auth_request_lets_through_refuses_follows_policy_edits_and_fails_
             ("TENANTGATE_KEY_REFRESH_MS", "100"),
         ],
     );
+    server
+        .system_calls(
+            &admin,
+            vec![
+                ("POST", "/v1/orgs", json!({"id": "acme", "name": "Acme", "owner": {"id": "olive", "email": "olive@acme.test"}})),
+                ("PUT", "/v1/orgs/acme/members/mia", json!({"email": "mia@acme.test", "role": "member"})),
+                ("PUT", "/v1/orgs/acme/members/nick", json!({"email": "nick@acme.test", "role": "member"})),
+                ("POST", "/v1/orgs/acme/workspaces", json!({"id": "ws1", "name": "One"})),
+                ("PUT", "/v1/orgs/acme/workspaces/ws1/members/mia", json!({"role": "member"})),
+            ],
+        )
+        .await;
     let http = client();
-    let system = |method: reqwest::Method, path: &str, body: serde_json::Value| {
-        http.request(method, server.url(path))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-    };
-    use reqwest::Method;
-    for (method, path, body) in [
-        (
-            Method::POST,
-            "/v1/orgs",
-            json!({"id": "acme", "name": "Acme", "owner": {"id": "olive", "email": "olive@acme.test"}}),
-        ),
-        (
-            Method::PUT,
-            "/v1/orgs/acme/members/mia",
-            json!({"email": "mia@acme.test", "role": "member"}),
-        ),
-        (
-            Method::PUT,
-            "/v1/orgs/acme/members/nick",
-            json!({"email": "nick@acme.test", "role": "member"}),
-        ),
-        (
-            Method::POST,
-            "/v1/orgs/acme/workspaces",
-            json!({"id": "ws1", "name": "One"}),
-        ),
-        (
-            Method::PUT,
-            "/v1/orgs/acme/workspaces/ws1/members/mia",
-            json!({"role": "member"}),
-        ),
-    ] {
-        let resp = system(method, path, body).await.unwrap();
-        assert!(
-            resp.status().is_success(),
-            "{path}: {}",
-            resp.text().await.unwrap()
-        );
-    }
 
     let (backend_port, seen) = backend().await;
     let authority = server.base.trim_start_matches("http://").to_owned();

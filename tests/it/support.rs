@@ -500,6 +500,28 @@ impl Server {
         }
     }
 
+    /// Makes each `(method, path, body)` call as a system call with the
+    /// admin key `key`, asserting that it succeeds (seeding a real server).
+    pub async fn system_calls(&self, key: &str, calls: Vec<(&str, &str, Value)>) {
+        let http = client();
+        for (method, path, body) in calls {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let resp = http
+                .request(method, self.url(path))
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            assert!(
+                status.is_success(),
+                "{path}: {}",
+                resp.text().await.unwrap()
+            );
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -89,44 +89,19 @@ async fn traefik_forward_auth_takes_the_user_from_its_authentication_and_hides_t
     let admin = create_key(dir.path(), "admin");
     let check = create_key(dir.path(), "check");
     let mut server = Server::start(dir.path(), &[], &[("TENANTGATE_KEY_REFRESH_MS", "100")]);
+    server
+        .system_calls(
+            &admin,
+            vec![
+                ("POST", "/v1/orgs", json!({"id": "acme", "name": "Acme", "owner": {"id": "olive", "email": "olive@acme.test"}})),
+                ("PUT", "/v1/orgs/acme/members/mia", json!({"email": "mia@acme.test", "role": "member"})),
+                ("PUT", "/v1/orgs/acme/members/carol", json!({"email": "carol@acme.test", "role": "accounting"})),
+                ("POST", "/v1/orgs/acme/workspaces", json!({"id": "ws1", "name": "One"})),
+                ("PUT", "/v1/orgs/acme/workspaces/ws1/members/mia", json!({"role": "member"})),
+            ],
+        )
+        .await;
     let http = client();
-    use reqwest::Method;
-    for (method, path, body) in [
-        (
-            Method::POST,
-            "/v1/orgs",
-            json!({"id": "acme", "name": "Acme", "owner": {"id": "olive", "email": "olive@acme.test"}}),
-        ),
-        (
-            Method::PUT,
-            "/v1/orgs/acme/members/mia",
-            json!({"email": "mia@acme.test", "role": "member"}),
-        ),
-        (
-            Method::PUT,
-            "/v1/orgs/acme/members/carol",
-            json!({"email": "carol@acme.test", "role": "accounting"}),
-        ),
-        (
-            Method::POST,
-            "/v1/orgs/acme/workspaces",
-            json!({"id": "ws1", "name": "One"}),
-        ),
-        (
-            Method::PUT,
-            "/v1/orgs/acme/workspaces/ws1/members/mia",
-            json!({"role": "member"}),
-        ),
-    ] {
-        let resp = http
-            .request(method, server.url(path))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{path}");
-    }
 
     let (backend_port, seen) = backend().await;
     let authority = server.base.trim_start_matches("http://").to_owned();

@@ -4,6 +4,8 @@
 
 use serde_json::{json, Value};
 
+use std::time::Duration;
+
 use crate::support::*;
 
 /// Every byte of every file under `dir`, for searching.
@@ -103,6 +105,12 @@ async fn keys_and_tokens_never_reach_logs_or_the_database() {
         .unwrap();
     assert_eq!(refused.status(), 401);
     assert!(!refused.text().await.unwrap().contains(&wrong));
+    // The decision log is written behind the answers: give it time to land
+    // (bounded) before stopping the server.
+    eventually(Duration::from_secs(10), || async {
+        std::fs::metadata(&decisions).is_ok_and(|m| m.len() > 0)
+    })
+    .await;
     drop(server);
 
     let logged = std::fs::read(&log).unwrap();

@@ -3,8 +3,9 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::orgs::fetch_limit;
-use super::{parse_column, split_page, Db, StoreError};
+use super::{parse_column, split_page, SqliteDb, StoreError};
 use crate::model::{Workspace, WorkspaceMember, WorkspaceRole};
+use crate::store::api::*;
 
 fn workspace_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Workspace> {
     Ok(Workspace {
@@ -15,10 +16,8 @@ fn workspace_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Workspace> {
     })
 }
 
-impl Db<'_> {
-    /// Inserts a workspace; `false` when the id is taken (in any
-    /// organization) or retired (the schema skips inserts of retired ids).
-    pub fn insert_workspace(&self, id: &str, org: &str, name: &str) -> Result<bool, StoreError> {
+impl WorkspaceStore for SqliteDb<'_> {
+    fn insert_workspace(&self, id: &str, org: &str, name: &str) -> Result<bool, StoreError> {
         let n = self
             .conn
             .prepare_cached(
@@ -29,7 +28,7 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
-    pub fn get_workspace(&self, id: &str) -> Result<Option<Workspace>, StoreError> {
+    fn get_workspace(&self, id: &str) -> Result<Option<Workspace>, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -40,21 +39,18 @@ impl Db<'_> {
             .optional()?)
     }
 
-    /// Whether `id` named a workspace that was deleted (alone or with its
-    /// organization): such an id is never given to another workspace.
-    pub fn workspace_id_retired(&self, id: &str) -> Result<bool, StoreError> {
+    fn workspace_id_retired(&self, id: &str) -> Result<bool, StoreError> {
         self.retired("workspace", id)
     }
 
-    /// Deletes a workspace; its id is retired (by trigger).
-    pub fn delete_workspace(&self, id: &str) -> Result<bool, StoreError> {
+    fn delete_workspace(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .execute("DELETE FROM workspaces WHERE id = ?1", [id])?
             == 1)
     }
 
-    pub fn count_workspaces(&self, org: &str) -> Result<u64, StoreError> {
+    fn count_workspaces(&self, org: &str) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM workspaces WHERE org_id = ?1",
             [org],
@@ -63,8 +59,7 @@ impl Db<'_> {
         Ok(n.try_into().unwrap_or(0))
     }
 
-    /// Workspaces of `org` ordered by id, after `after`.
-    pub fn list_workspaces(
+    fn list_workspaces(
         &self,
         org: &str,
         after: Option<&str>,
@@ -80,11 +75,7 @@ impl Db<'_> {
         Ok(split_page(rows, limit))
     }
 
-    pub fn workspace_role(
-        &self,
-        ws: &str,
-        user: &str,
-    ) -> Result<Option<WorkspaceRole>, StoreError> {
+    fn workspace_role(&self, ws: &str, user: &str) -> Result<Option<WorkspaceRole>, StoreError> {
         let role: Option<String> = self
             .conn
             .query_row(
@@ -96,8 +87,7 @@ impl Db<'_> {
         role.map(|r| parse_column(r, "workspace role")).transpose()
     }
 
-    /// Gives `user` (who must be a member of `org`) `role` in the workspace.
-    pub fn set_workspace_member(
+    fn set_workspace_member(
         &self,
         ws: &str,
         org: &str,
@@ -114,7 +104,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn get_workspace_member(
+    fn get_workspace_member(
         &self,
         ws: &str,
         user: &str,
@@ -148,7 +138,7 @@ impl Db<'_> {
         .transpose()
     }
 
-    pub fn delete_workspace_member(&self, ws: &str, user: &str) -> Result<bool, StoreError> {
+    fn delete_workspace_member(&self, ws: &str, user: &str) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "DELETE FROM workspace_members WHERE workspace_id = ?1 AND user_id = ?2",
             [ws, user],
@@ -156,7 +146,7 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
-    pub fn list_workspace_members(
+    fn list_workspace_members(
         &self,
         ws: &str,
         after: Option<&str>,

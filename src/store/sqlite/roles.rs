@@ -2,25 +2,9 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{Db, Store, StoreError};
-use crate::authz::{RoleGrants, RoleMap};
+use super::{SqliteDb, StoreError};
 use crate::model::CustomRole;
-
-/// Every organization's custom roles, as the policy set needs them (at
-/// start, and for the command-line tools).
-pub fn role_map(store: &Store) -> Result<RoleMap, StoreError> {
-    let mut map = RoleMap::new();
-    for role in store.read(|db| db.list_custom_roles(None))? {
-        map.entry(role.org_id.clone())
-            .or_default()
-            .push(RoleGrants {
-                org: role.org_id,
-                key: role.key,
-                permissions: role.permissions,
-            });
-    }
-    Ok(map)
-}
+use crate::store::api::*;
 
 const COLUMNS: &str = "org_id, key, name, description, permissions, created_at, updated_at";
 
@@ -49,16 +33,8 @@ fn permissions_json(permissions: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(permissions).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// How many members and pending invites hold a role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RoleUsage {
-    pub members: u64,
-    pub pending_invites: u64,
-}
-
-impl Db<'_> {
-    /// `false` when the organization already has a role with that key.
-    pub fn insert_custom_role(&self, role: &CustomRole) -> Result<bool, StoreError> {
+impl RoleStore for SqliteDb<'_> {
+    fn insert_custom_role(&self, role: &CustomRole) -> Result<bool, StoreError> {
         let n = self.write_role(
             "INSERT INTO custom_roles (org_id, key, name, description, permissions, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (org_id, key) DO NOTHING",
@@ -67,7 +43,7 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
-    pub fn update_custom_role(&self, role: &CustomRole) -> Result<(), StoreError> {
+    fn update_custom_role(&self, role: &CustomRole) -> Result<(), StoreError> {
         self.write_role(
             "UPDATE custom_roles SET name = ?3, description = ?4, permissions = ?5, updated_at = ?6
              WHERE org_id = ?1 AND key = ?2",
@@ -76,22 +52,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Runs `sql` with the role's columns as ?1–?5 and the time as ?6.
-    fn write_role(&self, sql: &str, role: &CustomRole) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            sql,
-            params![
-                role.org_id,
-                role.key,
-                role.name,
-                role.description,
-                permissions_json(&role.permissions)?,
-                self.now
-            ],
-        )?)
-    }
-
-    pub fn delete_custom_role(&self, org: &str, key: &str) -> Result<(), StoreError> {
+    fn delete_custom_role(&self, org: &str, key: &str) -> Result<(), StoreError> {
         self.conn.execute(
             "DELETE FROM custom_roles WHERE org_id = ?1 AND key = ?2",
             [org, key],
@@ -99,7 +60,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn get_custom_role(&self, org: &str, key: &str) -> Result<Option<CustomRole>, StoreError> {
+    fn get_custom_role(&self, org: &str, key: &str) -> Result<Option<CustomRole>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM custom_roles WHERE org_id = ?1 AND key = ?2");
         self.conn
             .query_row(&sql, [org, key], role_from_row)
@@ -108,8 +69,7 @@ impl Db<'_> {
             .transpose()
     }
 
-    /// The key of `org`'s role named `name`, if any.
-    pub fn custom_role_named(&self, org: &str, name: &str) -> Result<Option<String>, StoreError> {
+    fn custom_role_named(&self, org: &str, name: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -120,8 +80,7 @@ impl Db<'_> {
             .optional()?)
     }
 
-    /// The custom roles of `org` (of every organization for `None`), by key.
-    pub fn list_custom_roles(&self, org: Option<&str>) -> Result<Vec<CustomRole>, StoreError> {
+    fn list_custom_roles(&self, org: Option<&str>) -> Result<Vec<CustomRole>, StoreError> {
         let sql = match org {
             Some(_) => format!("SELECT {COLUMNS} FROM custom_roles WHERE org_id = ?1 ORDER BY key"),
             None => {
@@ -135,9 +94,7 @@ impl Db<'_> {
         rows.into_iter().map(with_permissions).collect()
     }
 
-    /// Members holding role `key` in `org`, and its invites that are still
-    /// pending (unexpired: an expired invite can no longer be accepted).
-    pub fn role_usage(&self, org: &str, key: &str) -> Result<RoleUsage, StoreError> {
+    fn role_usage(&self, org: &str, key: &str) -> Result<RoleUsage, StoreError> {
         let members: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM org_members WHERE org_id = ?1 AND role = ?2",
             [org, key],
@@ -153,5 +110,22 @@ impl Db<'_> {
             members: members.try_into().unwrap_or(0),
             pending_invites: invites.try_into().unwrap_or(0),
         })
+    }
+}
+
+impl SqliteDb<'_> {
+    /// Runs `sql` with the role's columns as ?1–?5 and the time as ?6.
+    fn write_role(&self, sql: &str, role: &CustomRole) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            sql,
+            params![
+                role.org_id,
+                role.key,
+                role.name,
+                role.description,
+                permissions_json(&role.permissions)?,
+                self.now
+            ],
+        )?)
     }
 }

@@ -3,8 +3,9 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::orgs::fetch_limit;
-use super::{parse_column, split_page, Db, StoreError};
+use super::{parse_column, split_page, SqliteDb, StoreError};
 use crate::model::{Delivery, DeliveryStatus, Invite, InviteStatus, RoleKey};
+use crate::store::api::*;
 
 /// The invite columns, with the status as it reads now (`?now` is bound by
 /// the caller) and the delivery of its latest outbox row.
@@ -64,16 +65,8 @@ fn invite_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<InviteRow
     Ok(build())
 }
 
-/// Filters of an invite list.
-#[derive(Debug, Clone, Default)]
-pub struct InviteFilter<'a> {
-    pub status: Option<InviteStatus>,
-    pub email: Option<&'a str>,
-}
-
-impl Db<'_> {
-    #[allow(clippy::too_many_arguments)]
-    pub fn insert_invite(
+impl InviteStore for SqliteDb<'_> {
+    fn insert_invite(
         &self,
         id: &str,
         org: &str,
@@ -91,7 +84,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn get_invite(&self, org: &str, id: &str) -> Result<Option<Invite>, StoreError> {
+    fn get_invite(&self, org: &str, id: &str) -> Result<Option<Invite>, StoreError> {
         let sql = format!("{INVITE_SELECT} WHERE i.org_id = :org AND i.id = :id");
         let row = self
             .conn
@@ -104,8 +97,7 @@ impl Db<'_> {
         row.transpose().map(|r| r.map(|r| r.invite))
     }
 
-    /// Invites of `org`, newest first, older than the row `before`.
-    pub fn list_invites(
+    fn list_invites(
         &self,
         org: &str,
         filter: &InviteFilter<'_>,
@@ -144,13 +136,7 @@ impl Db<'_> {
         Ok(split_page(rows, limit))
     }
 
-    /// The invites of `org` that `user` sent and that are still pending
-    /// (not expired).
-    pub fn pending_invites_sent_by(
-        &self,
-        org: &str,
-        user: &str,
-    ) -> Result<Vec<Invite>, StoreError> {
+    fn pending_invites_sent_by(&self, org: &str, user: &str) -> Result<Vec<Invite>, StoreError> {
         let sql = format!(
             "{INVITE_SELECT}
              WHERE i.org_id = :org AND i.invited_by = :user
@@ -167,8 +153,7 @@ impl Db<'_> {
         rows.into_iter().map(|r| r.map(|r| r.invite)).collect()
     }
 
-    /// The invite a token opens, with its org id, whatever its status.
-    pub fn invite_by_token(&self, token_hash: &str) -> Result<Option<Invite>, StoreError> {
+    fn invite_by_token(&self, token_hash: &str) -> Result<Option<Invite>, StoreError> {
         let sql = format!(
             "{INVITE_SELECT} WHERE i.id = (SELECT invite_id FROM invite_tokens WHERE token_hash = :hash)"
         );
@@ -183,7 +168,7 @@ impl Db<'_> {
         row.transpose().map(|r| r.map(|r| r.invite))
     }
 
-    pub fn insert_invite_token(
+    fn insert_invite_token(
         &self,
         token_hash: &str,
         invite: &str,
@@ -197,20 +182,13 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Kills every token of an invite (used, rotated or ended).
-    pub fn delete_invite_tokens(&self, invite: &str) -> Result<(), StoreError> {
+    fn delete_invite_tokens(&self, invite: &str) -> Result<(), StoreError> {
         self.conn
             .execute("DELETE FROM invite_tokens WHERE invite_id = ?1", [invite])?;
         Ok(())
     }
 
-    /// Marks pending-but-expired invites of `org` for `email` as expired;
-    /// returns their ids (for the audit log).
-    pub fn expire_stale_invites_for(
-        &self,
-        org: &str,
-        email: &str,
-    ) -> Result<Vec<String>, StoreError> {
+    fn expire_stale_invites_for(&self, org: &str, email: &str) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "UPDATE invites SET status = 'expired', updated_at = ?3
              WHERE org_id = ?1 AND email = ?2 AND status = 'pending' AND expires_at <= ?3
@@ -222,9 +200,7 @@ impl Db<'_> {
         Ok(ids)
     }
 
-    /// Marks up to `limit` pending invites past their expiry as expired;
-    /// returns `(org, invite id, email)` of each.
-    pub fn expire_due_invites(
+    fn expire_due_invites(
         &self,
         limit: usize,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
@@ -241,7 +217,7 @@ impl Db<'_> {
         Ok(rows)
     }
 
-    pub fn has_pending_invite(&self, org: &str, email: &str) -> Result<bool, StoreError> {
+    fn has_pending_invite(&self, org: &str, email: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -253,8 +229,7 @@ impl Db<'_> {
             .is_some())
     }
 
-    /// Whether a member of `org` has this email in `org`.
-    pub fn member_has_email(&self, org: &str, email: &str) -> Result<bool, StoreError> {
+    fn member_has_email(&self, org: &str, email: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -266,7 +241,7 @@ impl Db<'_> {
             .is_some())
     }
 
-    pub fn set_invite_role(&self, id: &str, role: &RoleKey) -> Result<(), StoreError> {
+    fn set_invite_role(&self, id: &str, role: &RoleKey) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE invites SET role = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, role.as_str(), self.now],
@@ -274,9 +249,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Ends a pending invite with `status`; `accepted_by` for an acceptance.
-    /// `false` when it was no longer pending (someone else ended it first).
-    pub fn end_invite(
+    fn end_invite(
         &self,
         id: &str,
         status: InviteStatus,
@@ -291,8 +264,7 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
-    /// Restarts the expiry of an invite (resend): `ttl_days` from now.
-    pub fn restart_invite(&self, id: &str, expires_at: &str) -> Result<(), StoreError> {
+    fn restart_invite(&self, id: &str, expires_at: &str) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE invites SET expires_at = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, expires_at, self.now],
@@ -300,7 +272,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn invite_ttl_days(&self, id: &str) -> Result<u32, StoreError> {
+    fn invite_ttl_days(&self, id: &str) -> Result<u32, StoreError> {
         let days: i64 =
             self.conn
                 .query_row("SELECT ttl_days FROM invites WHERE id = ?1", [id], |row| {
@@ -309,10 +281,7 @@ impl Db<'_> {
         Ok(u32::try_from(days).unwrap_or(1))
     }
 
-    /// How many invites were created or resent in `org` since `since`, by
-    /// this organization only (not by an earlier one of the same id, see
-    /// `list_audit`).
-    pub fn count_invite_sends_since(&self, org: &str, since: &str) -> Result<u64, StoreError> {
+    fn count_invite_sends_since(&self, org: &str, since: &str) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM audit_events
              WHERE org_id = ?1 AND action IN ('invite.create', 'invite.resend') AND at > ?2

@@ -2,13 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{parse_column, Db, StoreError};
+use super::{parse_column, SqliteDb, StoreError};
 use crate::model::{OrgAccess, WorkspaceAccess};
+use crate::store::api::*;
 
-impl Db<'_> {
-    /// Who holds which role in `org` and its workspaces; `None` when the
-    /// organization does not exist.
-    pub fn load_org_access(&self, org: &str) -> Result<Option<OrgAccess>, StoreError> {
+impl AccessStore for SqliteDb<'_> {
+    fn load_org_access(&self, org: &str) -> Result<Option<OrgAccess>, StoreError> {
         if !self.org_exists(org)? {
             return Ok(None);
         }
@@ -19,11 +18,12 @@ impl Db<'_> {
         })))
     }
 
-    /// The role assignments of every organization.
-    pub fn load_all_access(&self) -> Result<Vec<OrgAccess>, StoreError> {
+    fn load_all_access(&self) -> Result<Vec<OrgAccess>, StoreError> {
         self.load_access(None)
     }
+}
 
+impl SqliteDb<'_> {
     /// `only` restricts to one organization. Each query comes in two forms:
     /// `x IS NULL OR col = x` would defeat the indexes and scan every row.
     fn load_access(&self, only: Option<&str>) -> Result<Vec<OrgAccess>, StoreError> {

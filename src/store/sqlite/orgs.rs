@@ -2,8 +2,9 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{parse_column, split_page, Db, StoreError};
+use super::{parse_column, split_page, SqliteDb, StoreError};
 use crate::model::{Member, Org, RoleKey, UserOrg};
+use crate::store::api::*;
 
 const ORG_COLUMNS: &str = "o.id, o.name, o.created_at, \
      (SELECT COUNT(*) FROM org_members m WHERE m.org_id = o.id)";
@@ -17,10 +18,8 @@ fn org_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Org> {
     })
 }
 
-impl Db<'_> {
-    /// Inserts an organization; `false` when the id is taken or retired (the
-    /// schema skips inserts of retired ids).
-    pub fn insert_org(&self, id: &str, name: &str) -> Result<bool, StoreError> {
+impl OrgStore for SqliteDb<'_> {
+    fn insert_org(&self, id: &str, name: &str) -> Result<bool, StoreError> {
         let n = self.conn.prepare_cached(
             "INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
              ON CONFLICT (id) DO NOTHING",
@@ -29,12 +28,12 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
-    pub fn get_org(&self, id: &str) -> Result<Option<Org>, StoreError> {
+    fn get_org(&self, id: &str) -> Result<Option<Org>, StoreError> {
         let sql = format!("SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = ?1");
         Ok(self.conn.query_row(&sql, [id], org_from_row).optional()?)
     }
 
-    pub fn org_exists(&self, id: &str) -> Result<bool, StoreError> {
+    fn org_exists(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -46,22 +45,11 @@ impl Db<'_> {
             .is_some())
     }
 
-    /// Whether `id` named an organization that was deleted: such an id is
-    /// never given to another organization.
-    pub fn org_id_retired(&self, id: &str) -> Result<bool, StoreError> {
+    fn org_id_retired(&self, id: &str) -> Result<bool, StoreError> {
         self.retired("org", id)
     }
 
-    pub(super) fn retired(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM retired_ids WHERE kind = ?1 AND id = ?2")?
-            .query_row([kind, id], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
-
-    pub fn rename_org(&self, id: &str, name: &str) -> Result<bool, StoreError> {
+    fn rename_org(&self, id: &str, name: &str) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "UPDATE organizations SET name = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, name, self.now],
@@ -69,20 +57,14 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
-    /// Deletes the organization with its workspaces, memberships and invites
-    /// (by cascade). Audit rows stay; the org id and its workspace ids are
-    /// retired (by trigger).
-    pub fn delete_org(&self, id: &str) -> Result<bool, StoreError> {
+    fn delete_org(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .execute("DELETE FROM organizations WHERE id = ?1", [id])?
             == 1)
     }
 
-    /// Records a user the first time one is seen. A known user is left as
-    /// is: emails belong to memberships (each organization keeps the one it
-    /// was given), so no organization's write changes what another sees.
-    pub fn record_user(&self, id: &str, email: &str) -> Result<(), StoreError> {
+    fn record_user(&self, id: &str, email: &str) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "INSERT INTO users (id, email, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
@@ -92,7 +74,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn member_role(&self, org: &str, user: &str) -> Result<Option<RoleKey>, StoreError> {
+    fn member_role(&self, org: &str, user: &str) -> Result<Option<RoleKey>, StoreError> {
         let role: Option<String> = self
             .conn
             .query_row(
@@ -104,7 +86,7 @@ impl Db<'_> {
         role.map(|r| parse_column(r, "role")).transpose()
     }
 
-    pub fn count_owners(&self, org: &str) -> Result<u64, StoreError> {
+    fn count_owners(&self, org: &str) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM org_members WHERE org_id = ?1 AND role = 'owner'",
             [org],
@@ -113,8 +95,7 @@ impl Db<'_> {
         Ok(n.try_into().unwrap_or(0))
     }
 
-    /// Adds a membership with the email `org` knows the user by.
-    pub fn insert_member(
+    fn insert_member(
         &self,
         org: &str,
         user: &str,
@@ -128,12 +109,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn set_member_role(
-        &self,
-        org: &str,
-        user: &str,
-        role: &RoleKey,
-    ) -> Result<bool, StoreError> {
+    fn set_member_role(&self, org: &str, user: &str, role: &RoleKey) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "UPDATE org_members SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
             params![org, user, role.as_str()],
@@ -141,8 +117,7 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
-    /// Removes a membership; its workspace memberships go with it (cascade).
-    pub fn delete_member(&self, org: &str, user: &str) -> Result<bool, StoreError> {
+    fn delete_member(&self, org: &str, user: &str) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
             [org, user],
@@ -150,7 +125,7 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
-    pub fn get_member(&self, org: &str, user: &str) -> Result<Option<Member>, StoreError> {
+    fn get_member(&self, org: &str, user: &str) -> Result<Option<Member>, StoreError> {
         let row = self
             .conn
             .query_row(
@@ -163,8 +138,7 @@ impl Db<'_> {
         row.map(member_from_columns).transpose()
     }
 
-    /// Members of `org` ordered by user id, after the user id `after`.
-    pub fn list_members(
+    fn list_members(
         &self,
         org: &str,
         role: Option<&RoleKey>,
@@ -190,8 +164,7 @@ impl Db<'_> {
         Ok(split_page(members, limit))
     }
 
-    /// The organizations `user` belongs to, ordered by org id, after `after`.
-    pub fn user_orgs(
+    fn user_orgs(
         &self,
         user: &str,
         after: Option<&str>,
@@ -218,6 +191,17 @@ impl Db<'_> {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(split_page(items, limit))
+    }
+}
+
+impl SqliteDb<'_> {
+    pub(super) fn retired(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM retired_ids WHERE kind = ?1 AND id = ?2")?
+            .query_row([kind, id], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 }
 

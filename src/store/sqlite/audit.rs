@@ -3,20 +3,12 @@
 use rusqlite::params;
 
 use super::orgs::fetch_limit;
-use super::{split_page, Db, StoreError};
+use super::{split_page, SqliteDb, StoreError};
 use crate::model::AuditEvent;
+use crate::store::api::*;
 
-/// Which audit rows of an organization id to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum History {
-    /// Those of the live organization (for its members).
-    Live,
-    /// Every row ever written under the id (for system calls).
-    All,
-}
-
-impl Db<'_> {
-    pub fn insert_audit(
+impl AuditStore for SqliteDb<'_> {
+    fn insert_audit(
         &self,
         org: &str,
         actor: &str,
@@ -32,12 +24,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Events of `org`, newest first, older than the event id `before`.
-    /// `History::Live` keeps to the live organization of that id: nothing
-    /// once it is deleted, and nothing from before its creation when an
-    /// earlier organization had the id (possible only in databases from
-    /// before ids were retired). `History::All` is every row of the id.
-    pub fn list_audit(
+    fn list_audit(
         &self,
         org: &str,
         history: History,

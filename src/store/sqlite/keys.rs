@@ -2,11 +2,12 @@
 
 use rusqlite::params;
 
-use super::{parse_column, Db, StoreError};
+use super::{parse_column, SqliteDb, StoreError};
 use crate::model::{ApiKey, Scope};
+use crate::store::api::*;
 
-impl Db<'_> {
-    pub fn insert_api_key(
+impl KeyStore for SqliteDb<'_> {
+    fn insert_api_key(
         &self,
         id: &str,
         name: &str,
@@ -20,7 +21,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    pub fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+    fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, name, scope, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
         )?;
@@ -48,8 +49,7 @@ impl Db<'_> {
             .collect()
     }
 
-    /// Revokes a key by id; `false` when no active key has that id.
-    pub fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
+    fn revoke_api_key(&self, id: &str) -> Result<bool, StoreError> {
         let n = self.conn.execute(
             "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![id, self.now],
@@ -57,16 +57,14 @@ impl Db<'_> {
         Ok(n == 1)
     }
 
-    /// How many keys were ever created, revoked ones included.
-    pub fn count_api_keys(&self) -> Result<u64, StoreError> {
+    fn count_api_keys(&self) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
             .query_row("SELECT COUNT(*) FROM api_keys", [], |row| row.get(0))?;
         Ok(n.try_into().unwrap_or(0))
     }
 
-    /// `(hash, key id, scope)` of every active key.
-    pub fn active_api_keys(&self) -> Result<Vec<(String, String, Scope)>, StoreError> {
+    fn active_api_keys(&self) -> Result<Vec<(String, String, Scope)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT key_hash, id, scope FROM api_keys WHERE revoked_at IS NULL")?;

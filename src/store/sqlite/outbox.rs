@@ -3,12 +3,12 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::orgs::fetch_limit;
-use super::{parse_column, Db, StoreError};
+use super::{parse_column, SqliteDb, StoreError};
 use crate::model::OutboxItem;
+use crate::store::api::*;
 
-impl Db<'_> {
-    /// Queues the invite email for `invite`; returns the outbox id.
-    pub fn enqueue_invite_mail(&self, invite: &str, recipient: &str) -> Result<i64, StoreError> {
+impl OutboxStore for SqliteDb<'_> {
+    fn enqueue_invite_mail(&self, invite: &str, recipient: &str) -> Result<i64, StoreError> {
         self.conn.execute(
             "INSERT INTO mail_outbox (invite_id, recipient, status, next_attempt_at, created_at)
              VALUES (?1, ?2, 'queued', ?3, ?3)",
@@ -17,8 +17,7 @@ impl Db<'_> {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Cancels mail of `invite` not yet sent (the invite ended or its token rotated).
-    pub fn cancel_invite_mail(&self, invite: &str) -> Result<(), StoreError> {
+    fn cancel_invite_mail(&self, invite: &str) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE mail_outbox SET status = 'cancelled', last_error = 'cancelled: the invite changed before delivery'
              WHERE invite_id = ?1 AND status = 'queued'",
@@ -27,8 +26,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Up to `limit` messages due now, oldest first, with what their email says.
-    pub fn due_mail(&self, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
+    fn due_mail(&self, limit: usize) -> Result<Vec<OutboxItem>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT m.id, m.invite_id, m.recipient, m.attempts, o.id, o.name, i.role,
                     COALESCE(im.email, i.invited_by), i.expires_at
@@ -84,8 +82,7 @@ impl Db<'_> {
             .collect()
     }
 
-    /// Whether the invite of a queued message is still pending and unexpired.
-    pub fn mail_still_wanted(&self, outbox: i64) -> Result<bool, StoreError> {
+    fn mail_still_wanted(&self, outbox: i64) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -98,10 +95,7 @@ impl Db<'_> {
             .is_some())
     }
 
-    /// Records the token minted for one delivery attempt. Tokens of earlier
-    /// attempts stay valid (a "failed" attempt may still have reached the
-    /// invitee); all die together when the invite ends or is resent.
-    pub fn add_mail_token(
+    fn add_mail_token(
         &self,
         outbox: i64,
         invite: &str,
@@ -110,7 +104,7 @@ impl Db<'_> {
         self.insert_invite_token(token_hash, invite, "mail", Some(outbox))
     }
 
-    pub fn mark_mail_sent(&self, outbox: i64) -> Result<(), StoreError> {
+    fn mark_mail_sent(&self, outbox: i64) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?2, last_error = NULL
              WHERE id = ?1",
@@ -119,8 +113,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Records a failed attempt: retried at `retry_at`, or given up (`None`).
-    pub fn mark_mail_failed(
+    fn mark_mail_failed(
         &self,
         outbox: i64,
         error: &str,
@@ -136,8 +129,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Messages not yet delivered (queued, retrying).
-    pub fn outbox_depth(&self) -> Result<u64, StoreError> {
+    fn outbox_depth(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM mail_outbox WHERE status = 'queued'",
             [],

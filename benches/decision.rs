@@ -260,10 +260,12 @@ fn role_change(c: &mut Criterion) {
         ..role
     };
     c.bench_function("role_change/create_in_other_org/4000_grants", |b| {
-        b.iter(|| match authz.prepare_org_roles("other", vec![role.clone()]) {
-            Ok(prepared) => authz.install_roles(prepared),
-            Err(e) => panic!("the bench role does not fit: {e}"),
-        })
+        b.iter(
+            || match authz.prepare_org_roles("other", vec![role.clone()]) {
+                Ok(prepared) => authz.install_roles(prepared),
+                Err(e) => panic!("the bench role does not fit: {e}"),
+            },
+        )
     });
 }
 

@@ -30,6 +30,7 @@ mod permissions;
 mod policy_cli;
 mod policy_tests;
 mod reload;
+mod role_limits;
 mod roles;
 mod secrets;
 mod tenant_ids;

@@ -1,6 +1,7 @@
 //! Decision latency in-process: one `is_authorized` with its entity slice,
 //! at two data sizes (the cost must not grow with them), a batch of 100,
-//! and the snapshot patch that follows a write.
+//! the snapshot patch that follows a write, and one custom-role change
+//! while other organizations hold ~4,000 grants.
 //!
 //! Run: `cargo bench --bench decision`
 
@@ -12,7 +13,7 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde_json::json;
 
-use tenantgate::authz::{Authz, BatchItem, BatchRequest, DecisionRequest};
+use tenantgate::authz::{Authz, BatchItem, BatchRequest, DecisionRequest, RoleGrants, RoleMap};
 use tenantgate::dataset::{self, Scale};
 use tenantgate::model::{OrgAccess, OrgRole, WorkspaceAccess, WorkspaceRole};
 use tenantgate::snapshot::Snapshot;
@@ -221,6 +222,53 @@ fn reload(c: &mut Criterion) {
     });
 }
 
+/// 40 organizations with 10 custom roles of 10 permissions each: 4,000
+/// generated grant policies.
+fn role_map(authz: &Authz) -> RoleMap {
+    let permissions: Vec<String> = authz
+        .grantable()
+        .into_iter()
+        .map(|g| g.action)
+        .take(10)
+        .collect();
+    (0..40)
+        .map(|o| {
+            let org = format!("o{o}");
+            let roles = (0..10)
+                .map(|r| RoleGrants {
+                    org: org.clone(),
+                    key: format!("r{r}"),
+                    permissions: permissions.clone(),
+                })
+                .collect();
+            (org, roles)
+        })
+        .collect()
+}
+
+/// Creating one role of 10 permissions in an organization of its own
+/// (validated, then served), while the others hold 4,000 grants.
+fn role_change(c: &mut Criterion) {
+    let authz = authz();
+    let map = role_map(&authz);
+    let role = map["o0"][0].clone();
+    if let Err(e) = authz.set_all_roles(map) {
+        panic!("the bench roles do not load: {e}");
+    }
+    let role = RoleGrants {
+        org: "other".to_owned(),
+        ..role
+    };
+    c.bench_function("role_change/create_in_other_org/4000_grants", |b| {
+        b.iter(
+            || match authz.prepare_org_roles("other", vec![role.clone()]) {
+                Ok(prepared) => authz.install_roles(prepared),
+                Err(e) => panic!("the bench role does not fit: {e}"),
+            },
+        )
+    });
+}
+
 /// The workspace of the folders (member `u505` of `dataset(100)` is in it).
 const WS: &str = "o50w0";
 
@@ -337,6 +385,7 @@ criterion_group!(
     request_mix,
     snapshot_patch,
     reload,
-    nested
+    nested,
+    role_change
 );
 criterion_main!(benches);

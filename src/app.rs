@@ -99,7 +99,13 @@ impl App {
             rate_per_hour: settings.invite_rate_per_hour,
             accept_url_template: settings.accept_url_template.clone(),
         };
-        let tenancy = Tenancy::new(store.clone(), authz.clone(), snapshot.clone(), invites);
+        let tenancy = Tenancy::new(
+            store.clone(),
+            authz.clone(),
+            snapshot.clone(),
+            invites,
+            settings.max_custom_role_grants,
+        );
         let mailer = Arc::new(Mailer::new(
             settings.smtp_url.as_deref(),
             &settings.mail_dir(),

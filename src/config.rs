@@ -95,6 +95,10 @@ pub struct Settings {
     pub decision_log: Option<String>,
     /// Fraction of decisions logged, 0–1.
     pub decision_log_sample: f64,
+    /// Most grants (permissions of custom roles, each one a generated
+    /// policy) across all organizations together, at most 20,000; a role
+    /// change that would add grants beyond it is refused.
+    pub max_custom_role_grants: usize,
     /// Entries that may wait for the writer; beyond that they are dropped
     /// (counted), so logging never slows decisions.
     pub decision_log_buffer: usize,
@@ -143,6 +147,7 @@ impl Default for Settings {
             forward_auth_user_header: "X-User-Id".to_owned(),
             decision_log: None,
             decision_log_sample: 1.0,
+            max_custom_role_grants: crate::domain::MAX_CUSTOM_ROLE_GRANTS,
             decision_log_buffer: 10_000,
         }
     }
@@ -176,7 +181,7 @@ pub enum ConfigError {
 }
 
 /// Names accepted from the environment (after `TENANTGATE_`).
-const ENV_KEYS: [&str; 34] = [
+const ENV_KEYS: [&str; 35] = [
     "listen",
     "data_dir",
     "policies",
@@ -200,6 +205,7 @@ const ENV_KEYS: [&str; 34] = [
     "header_read_timeout_ms",
     "max_connections",
     "max_in_flight",
+    "max_custom_role_grants",
     "shutdown_grace_ms",
     "reload_debounce_ms",
     "reload_poll_ms",
@@ -262,6 +268,7 @@ impl Settings {
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("max_connections", self.max_connections as u64),
             ("max_in_flight", self.max_in_flight as u64),
+            ("max_custom_role_grants", self.max_custom_role_grants as u64),
             ("shutdown_grace_ms", self.shutdown_grace_ms),
             ("reload_poll_ms", self.reload_poll_ms),
             ("key_refresh_ms", self.key_refresh_ms),
@@ -279,6 +286,12 @@ impl Settings {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::Value(format!(
                 "`{name}` must be greater than 0"
+            )));
+        }
+        if self.max_custom_role_grants > crate::domain::MAX_CUSTOM_ROLE_GRANTS {
+            return Err(ConfigError::Value(format!(
+                "`max_custom_role_grants` must be at most {}",
+                crate::domain::MAX_CUSTOM_ROLE_GRANTS
             )));
         }
         if !(0.0..=1.0).contains(&self.decision_log_sample) {

@@ -19,7 +19,19 @@ use crate::snapshot::Snapshot;
 #[derive(Debug)]
 pub struct PreparedRoles {
     bundle: Arc<PolicyBundle>,
-    map: Arc<RoleMap>,
+    /// The set it was made from; when another serves at install, the
+    /// organization's roles are laid on that one instead.
+    base: Arc<PolicyBundle>,
+    org: String,
+    roles: Vec<RoleGrants>,
+}
+
+impl PreparedRoles {
+    /// How many generated grant policies the prepared set holds, across
+    /// every organization.
+    pub fn grant_count(&self) -> usize {
+        roles::grant_count(&self.bundle)
+    }
 }
 
 /// The user id that stands for "a holder of this role and nothing else";
@@ -32,45 +44,43 @@ impl Authz {
         self.current.load().grantable.clone()
     }
 
-    fn role_map(&self) -> Arc<RoleMap> {
-        self.roles
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// How many generated grant policies the serving set holds, across
+    /// every organization.
+    pub fn grant_count(&self) -> usize {
+        roles::grant_count(&self.current.load())
     }
 
     /// Checks that the serving set with `org`'s custom roles being `roles`
-    /// is valid, without serving it.
+    /// is valid, without serving it. Only `org`'s policies are generated
+    /// and validated.
     pub fn prepare_org_roles(
         &self,
         org: &str,
         roles: Vec<RoleGrants>,
     ) -> Result<PreparedRoles, LoadError> {
-        let mut map = (*self.role_map()).clone();
-        if roles.is_empty() {
-            map.remove(org);
-        } else {
-            map.insert(org.to_owned(), roles);
-        }
-        let bundle = roles::with_roles(&self.current.load(), &map)?;
+        let base = self.current.load_full();
+        let bundle = roles::with_org_roles(&base, org, roles.clone())?;
         Ok(PreparedRoles {
             bundle: Arc::new(bundle),
-            map: Arc::new(map),
+            base,
+            org: org.to_owned(),
+            roles,
         })
     }
 
-    /// Serves a prepared set. When the files were reloaded in between, the
-    /// roles are laid on the files now serving instead.
+    /// Serves a prepared set. When another set serves by now (the files
+    /// were reloaded in between), the organization's roles are laid on that
+    /// one instead, which holds every other organization's roles already.
     pub fn install_roles(&self, prepared: PreparedRoles) {
         let _guard = self
             .reload_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let current = self.current.load();
-        let bundle = if current.file_revision == prepared.bundle.file_revision {
+        let current = self.current.load_full();
+        let bundle = if Arc::ptr_eq(&current, &prepared.base) {
             prepared.bundle
         } else {
-            match roles::with_roles(&current, &prepared.map) {
+            match roles::with_org_roles(&current, &prepared.org, prepared.roles) {
                 Ok(bundle) => Arc::new(bundle),
                 Err(e) => {
                     // Cannot happen short of a schema change racing the
@@ -80,7 +90,6 @@ impl Authz {
                 }
             }
         };
-        *self.roles.lock().unwrap_or_else(PoisonError::into_inner) = prepared.map;
         self.current.store(bundle);
     }
 
@@ -92,7 +101,6 @@ impl Authz {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let bundle = roles::with_roles(&self.current.load(), &map)?;
-        *self.roles.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(map);
         self.current.store(Arc::new(bundle));
         Ok(())
     }
@@ -101,17 +109,21 @@ impl Authz {
     /// decision point (policy tests declare their own roles).
     pub fn with_only_roles(&self, map: RoleMap) -> Result<Authz, LoadError> {
         let bundle = roles::with_roles(&self.current.load(), &map)?;
-        let authz = Self::with_bundle(&self.policies_dir, &self.schema_dir, bundle);
-        *authz.roles.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(map);
-        Ok(authz)
+        Ok(Self::with_bundle(
+            &self.policies_dir,
+            &self.schema_dir,
+            bundle,
+        ))
     }
 
-    /// The re-applied custom roles on a freshly loaded file set.
+    /// The serving custom roles re-applied on a freshly loaded file set
+    /// (whose schema may differ: every organization's policies are
+    /// generated and validated again).
     pub(super) fn with_current_roles(
         &self,
         files: PolicyBundle,
     ) -> Result<PolicyBundle, LoadError> {
-        let map = self.role_map();
+        let map = roles::role_map(&self.current.load());
         if map.is_empty() {
             return Ok(files);
         }

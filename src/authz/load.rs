@@ -97,11 +97,14 @@ pub struct PolicyBundle {
     pub(super) file_revision: String,
     /// The actions custom roles may hold (`@grantable` in the schema).
     pub(super) grantable: Vec<super::roles::Grantable>,
-    /// The custom roles' generated policies, by action and role group: a
+    /// The custom roles' generated policies, by role group and action: a
     /// decision adds only those of the groups its principal is in, so its
     /// cost does not grow with the number of custom roles (`by_action`
     /// holds the file policies alone).
     pub(super) role_grants: super::roles::RoleGrantIndex,
+    /// The custom roles laid on the files, by organization, each with its
+    /// generated (and validated) policies.
+    pub(super) custom_roles: super::roles::OrgParts,
     /// The sidecar entities the file policies name (`Organization::"platform"`
     /// in `principal in Organization::"platform".admins`): every decision's
     /// slice holds them, as Cedar over the whole database would. Their
@@ -164,6 +167,7 @@ pub fn load_dirs(policies_dir: &Path, schema_dir: &Path) -> Result<PolicyBundle,
         parsed: super::memo::ParseCache::default(),
         file_revision: revision.clone(),
         role_grants: super::roles::RoleGrantIndex::default(),
+        custom_roles: super::roles::OrgParts::default(),
         named,
         grantable,
         revision,
@@ -199,7 +203,7 @@ fn type_names(schema: &Schema) -> HashMap<String, EntityTypeName> {
 /// The policies each action of the schema can trigger. A policy whose
 /// action scope names an action group is kept for every action (groups are
 /// resolved by the evaluator), so the index never drops a relevant policy.
-pub(super) fn index_by_action(
+fn index_by_action(
     schema: &Schema,
     set: &PolicySet,
 ) -> Result<HashMap<EntityUid, PolicySet>, LoadError> {

@@ -267,8 +267,6 @@ pub struct Authz {
     /// Built organization and workspace entities; valid across data and
     /// policy changes (see [`cache`]).
     entity_cache: cache::EntityCache,
-    /// The custom roles of the database, laid on every set that serves.
-    roles: Mutex<Arc<RoleMap>>,
 }
 
 impl std::fmt::Debug for Authz {
@@ -324,7 +322,6 @@ impl Authz {
             gate: None,
             tests: Mutex::new(None),
             entity_cache: cache::EntityCache::default(),
-            roles: Mutex::new(Arc::new(RoleMap::new())),
         }
     }
 
@@ -673,10 +670,14 @@ fn role_grants_of<'b>(
     request: &Request,
     entities: &Entities,
 ) -> Option<Vec<&'b cedar_policy::Policy>> {
-    let by_group = bundle.role_grants.get(request.action()?)?;
+    if bundle.role_grants.is_empty() {
+        return None;
+    }
+    let action = request.action()?;
     let grants: Vec<&cedar_policy::Policy> = entities
         .ancestors(request.principal()?)?
-        .filter_map(|group| by_group.get(group))
+        .filter_map(|group| bundle.role_grants.get(group))
+        .filter_map(|by_action| by_action.get(action))
         .flatten()
         .collect();
     (!grants.is_empty()).then_some(grants)

@@ -329,3 +329,58 @@ fn repeated_requests_are_still_checked_against_the_schema() {
         assert!(invite(org, json!({"role": "owner"})).is_err());
     }
 }
+
+fn grants(org: &str, key: &str, permissions: &[&str]) -> RoleGrants {
+    RoleGrants {
+        org: org.into(),
+        key: key.into(),
+        permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+    }
+}
+
+#[test]
+fn prepared_roles_land_on_files_reloaded_in_between() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    for entry in std::fs::read_dir(root.join("policies")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "cedar") {
+            std::fs::copy(&path, policies.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let authz = Authz::load(&policies, &root.join("schema")).unwrap();
+    let mut map = RoleMap::new();
+    map.insert(
+        "globex".into(),
+        vec![grants("globex", "ops", &["billing.read"])],
+    );
+    authz.set_all_roles(map.clone()).unwrap();
+
+    let prepared = authz
+        .prepare_org_roles("acme", vec![grants("acme", "dev", &["invoice.read"])])
+        .unwrap();
+    std::fs::write(
+        policies.join("extra.cedar"),
+        "@id(\"extra\")\nforbid (principal, action == Action::\"billing.update\", resource) when { false };\n",
+    )
+    .unwrap();
+    authz.reload().unwrap();
+    authz.install_roles(prepared);
+
+    map.insert(
+        "acme".into(),
+        vec![grants("acme", "dev", &["invoice.read"])],
+    );
+    let fresh = Authz::load(&policies, &root.join("schema")).unwrap();
+    fresh.set_all_roles(map).unwrap();
+    let (served, expected) = (authz.info(), fresh.info());
+    assert_eq!(served.revision, expected.revision);
+    assert_eq!(served.files, expected.files);
+    assert!(served
+        .files
+        .iter()
+        .any(|f| f.policy_ids.iter().any(|id| id == "extra")));
+    assert_eq!(authz.grant_count(), 2);
+}

@@ -26,7 +26,7 @@ use crate::store::{Db, Store, StoreError};
 pub use acceptance::{Accepted, Invitee};
 pub use invites::{CreateInvites, CreatedInvites, NewInvite};
 pub use orgs::{CreateOrg, NewOwner};
-pub use roles::{NewRole, RolePatch, RoleView};
+pub use roles::{NewRole, RolePatch, RoleView, MAX_CUSTOM_ROLE_GRANTS, MAX_ROLES_PER_ORG};
 
 /// Default and largest page sizes of lists.
 pub const DEFAULT_PAGE: usize = 50;
@@ -179,6 +179,8 @@ struct Inner {
     authz: Arc<Authz>,
     snapshot: Arc<ArcSwap<Snapshot>>,
     invites: InviteSettings,
+    /// Most grant policies custom roles may hold across all organizations.
+    max_role_grants: usize,
     /// Wakes the mail sender when a message is queued.
     mail_wakeup: Arc<tokio::sync::Notify>,
     /// One writer at a time, so that authorization, commit and snapshot
@@ -213,6 +215,7 @@ impl Tenancy {
         authz: Arc<Authz>,
         snapshot: Arc<ArcSwap<Snapshot>>,
         invites: InviteSettings,
+        max_role_grants: usize,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -220,6 +223,7 @@ impl Tenancy {
                 authz,
                 snapshot,
                 invites,
+                max_role_grants,
                 mail_wakeup: Arc::new(tokio::sync::Notify::new()),
                 write_lock: Mutex::new(()),
             }),
@@ -401,9 +405,11 @@ impl Inner {
                     .into_iter()
                     .map(roles::grants_of)
                     .collect();
-                Some(self.authz.prepare_org_roles(org, grants).map_err(|e| {
+                let prepared = self.authz.prepare_org_roles(org, grants).map_err(|e| {
                     DomainError::Invalid(format!("the roles do not make a valid policy set: {e}"))
-                })?)
+                })?;
+                self.check_role_grants(&prepared)?;
+                Some(prepared)
             } else {
                 None
             };
@@ -415,6 +421,21 @@ impl Inner {
         self.snapshot
             .store(Arc::new(snapshot.with_org(org, access, revision)));
         Ok(value)
+    }
+
+    /// Refuses a change that would take the custom roles of all
+    /// organizations together over `max_role_grants` grant policies. A
+    /// change that does not add grants passes, so roles can always be
+    /// trimmed or deleted (also when the limit was lowered below them).
+    fn check_role_grants(&self, prepared: &crate::authz::PreparedRoles) -> Result<(), DomainError> {
+        let after = prepared.grant_count();
+        if after > self.max_role_grants && after > self.authz.grant_count() {
+            return Err(DomainError::Invalid(format!(
+                "custom roles may hold at most {} grants (permissions of custom roles) across all organizations together; this change would make {after}",
+                self.max_role_grants
+            )));
+        }
+        Ok(())
     }
 
     /// Applies a change that decisions do not read (invites, mail): same

@@ -15,6 +15,11 @@ use crate::model::{self, CustomRole, OrgRole, Page, RoleKey};
 
 /// Most custom roles one organization may define.
 pub const MAX_ROLES_PER_ORG: usize = 100;
+/// Most generated grant policies (one per permission of a custom role)
+/// across all organizations together: the ceiling of the
+/// `max_custom_role_grants` setting. Every grant is a Cedar policy the
+/// sidecar holds, and re-validates whenever the policy files change.
+pub const MAX_CUSTOM_ROLE_GRANTS: usize = 20_000;
 /// Longest role description.
 pub const MAX_DESCRIPTION_LEN: usize = 1000;
 

@@ -30,6 +30,7 @@ mod permissions;
 mod policy_cli;
 mod policy_tests;
 mod reload;
+mod role_limits;
 mod role_rights;
 mod roles;
 mod secrets;

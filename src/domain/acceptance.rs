@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::invites::{end, TOKEN_PREFIX};
-use super::{check_email, check_id, Actor, DomainError, Tenancy};
+use super::{check_email, check_user_id, Actor, DomainError, Tenancy};
 use crate::model::{Invite, InviteLookup, InviteStatus, OrgRef, RoleKey};
 use crate::secret;
 
@@ -76,7 +76,7 @@ impl Tenancy {
         user: Invitee,
     ) -> Result<Accepted, DomainError> {
         let hash = token_hash(&token)?;
-        check_id("user id", &user.id)?;
+        check_user_id("user id", &user.id)?;
         let email = check_email(&user.email)?;
         self.run(move |inner| {
             let org = pending_by_token(inner, &hash)?.org_id;

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{check_email, check_id, page, parse_role, Actor, Change, DomainError, Paging, Tenancy};
+use super::{check_email, check_id, check_user_id, page, parse_role, Actor, Change, DomainError, Paging, Tenancy};
 use crate::authz::Target;
 use crate::model::{Member, OrgRole, Page, RoleKey};
 
@@ -45,7 +45,7 @@ impl Tenancy {
         email: String,
         role: String,
     ) -> Result<Member, DomainError> {
-        check_id("user id", &user)?;
+        check_user_id("user id", &user)?;
         let email = check_email(&email)?;
         let role = parse_role(&role)?;
         self.run(move |inner| {
@@ -85,7 +85,7 @@ impl Tenancy {
         user: String,
         role: String,
     ) -> Result<Member, DomainError> {
-        check_id("user id", &user)?;
+        check_user_id("user id", &user)?;
         let new_role = parse_role(&role)?;
         self.run(move |inner| {
             inner.change_org(&org, |c| {
@@ -129,6 +129,8 @@ impl Tenancy {
         org: String,
         user: String,
     ) -> Result<(), DomainError> {
+        // Not `check_user_id`: a `system` member from before the id was
+        // reserved can still be removed.
         check_id("user id", &user)?;
         self.run(move |inner| {
             inner.change_org(&org, |c| {
@@ -170,7 +172,7 @@ impl Tenancy {
         org: String,
         to: String,
     ) -> Result<Member, DomainError> {
-        check_id("`to`", &to)?;
+        check_user_id("`to`", &to)?;
         self.run(move |inner| {
             inner.change_org(&org, |c| {
                 c.require_org(&org)?;

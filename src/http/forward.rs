@@ -175,7 +175,15 @@ fn judge(app: &App, headers: &HeaderMap) -> Verdict {
                 format!("no `{user_header}` header: the proxy's authentication names no user"),
             )
         }
-        Ok(Some(user)) if crate::model::is_valid_id(&user) => user,
+        Ok(Some(user)) if crate::model::is_valid_user_id(&user) => user,
+        Ok(Some(user)) if crate::model::is_reserved_user_id(&user) => {
+            return Verdict::refused(
+                Forward::Invalid,
+                format!(
+                    "`{user_header}` `{user}` is reserved for system calls and is never a user id"
+                ),
+            )
+        }
         Ok(Some(_)) => {
             return Verdict::refused(
                 Forward::Invalid,

@@ -323,6 +323,8 @@ pub struct WorkspaceMember {
 pub struct AuditEvent {
     pub id: String,
     pub at: String,
+    /// The acting user's id, `system` for a system call (no user id can be
+    /// `system`), or `(invitee)` for a decline.
     pub actor: String,
     pub action: String,
     pub target: String,
@@ -410,6 +412,8 @@ pub struct Invite {
     #[schema(value_type = String)]
     pub role: RoleKey,
     pub status: InviteStatus,
+    /// The inviting user's id, or `system` for a system call (no user id
+    /// can be `system`).
     pub invited_by: String,
     pub created_at: String,
     pub expires_at: String,

@@ -3,7 +3,10 @@
 
 use serde_json::json;
 
-use super::{check_email, check_id, check_user_id, page, parse_role, Actor, Change, DomainError, Paging, Tenancy};
+use super::{
+    check_email, check_id, check_user_id, page, parse_role, Actor, Change, DomainError, Paging,
+    Tenancy,
+};
 use crate::authz::Target;
 use crate::model::{Member, OrgRole, Page, RoleKey};
 

@@ -3,7 +3,9 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{check_email, check_id, check_name, check_user_id, page, Actor, DomainError, Paging, Tenancy};
+use super::{
+    check_email, check_id, check_name, check_user_id, page, Actor, DomainError, Paging, Tenancy,
+};
 use crate::authz::Target;
 use crate::model::{self, Org, OrgRole, Page, UserOrg};
 

@@ -4,7 +4,8 @@
 use serde_json::json;
 
 use super::{
-    check_id, check_name, check_user_id, page, Actor, Change, DomainError, Paging, Tenancy, MAX_WORKSPACES_PER_ORG,
+    check_id, check_name, check_user_id, page, Actor, Change, DomainError, Paging, Tenancy,
+    MAX_WORKSPACES_PER_ORG,
 };
 use crate::authz::Target;
 use crate::model::{self, Page, Workspace, WorkspaceMember, WorkspaceRole};

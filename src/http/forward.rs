@@ -73,7 +73,8 @@ pub struct ForwardHeaders {
     #[param(rename = "X-HTTP-Method-Override")]
     x_http_method_override: Option<String>,
     /// The authenticated user (the header name is the
-    /// `forward_auth_user_header` setting).
+    /// `forward_auth_user_header` setting); `system`, reserved for system
+    /// calls, is refused (403).
     #[param(rename = "X-User-Id", pattern = "^[A-Za-z0-9._:@-]{1,128}$")]
     x_user_id: Option<String>,
 }

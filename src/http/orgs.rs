@@ -112,9 +112,7 @@ pub async fn user_orgs(
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<UserOrg>>, ApiError> {
     let actor = caller.actor()?;
-    Ok(Json(
-        app.tenancy.user_orgs(actor, user, page.into()).await?,
-    ))
+    Ok(Json(app.tenancy.user_orgs(actor, user, page.into()).await?))
 }
 
 /// `?role=&limit=&cursor=` (no `flatten`: it breaks numbers in query strings).

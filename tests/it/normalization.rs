@@ -285,3 +285,26 @@ async fn a_role_cannot_pose_as_a_built_in_one() {
     .await
     .expect_error(400, "invalid_request");
 }
+
+#[tokio::test]
+async fn the_openapi_document_states_the_rules() {
+    let t = TestApp::new();
+    let doc = t.get("/v1/openapi.json", None).await.expect(200).body;
+    let params = doc["paths"]["/v1/orgs/{org}"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let actor = params.iter().find(|p| p["name"] == "X-Actor-Id").unwrap();
+    assert_eq!(actor["schema"]["not"], json!({"const": "system"}));
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["Invitee"]["properties"]["id"]["not"],
+        json!({"const": "system"})
+    );
+    let email = schemas["NewInvite"]["properties"]["email"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(email.contains("NFKC") && email.contains("ASCII"), "{email}");
+    let name = &schemas["CreateOrg"]["properties"]["name"];
+    assert!(name["pattern"].as_str().unwrap().contains("\\u200B"));
+    assert!(name["description"].as_str().unwrap().contains("bidi"));
+}

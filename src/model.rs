@@ -1,17 +1,17 @@
 //! Plain domain types shared by the store, the snapshot, the domain rules and
-//! the HTTP layer. No dependency beyond serde lives here.
+//! the HTTP layer. No dependency beyond serde lives here, except the text
+//! rules of `text` (ids, emails, names), which use unicode-normalization.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Longest id the API accepts (API.md: 1–128 characters).
-pub const MAX_ID_LEN: usize = 128;
-/// Longest organization or workspace name.
-pub const MAX_NAME_LEN: usize = 200;
-/// Longest email address (RFC 5321 path limit).
-pub const MAX_EMAIL_LEN: usize = 254;
+mod text;
+pub use text::{
+    fold_name, is_reserved_user_id, is_valid_id, is_valid_name, is_valid_user_id, normalize_email,
+    MAX_EMAIL_LEN, MAX_ID_LEN, MAX_NAME_LEN, SYSTEM_ACTOR,
+};
 
 /// A role in an organization. Rank: owner > admin > member, and accounting is
 /// a member with billing rights.
@@ -275,52 +275,6 @@ impl FromStr for Scope {
 #[error("unknown scope `{0}`: expected check, manage or admin")]
 pub struct UnknownScope(pub String);
 
-/// Whether `id` is a valid id: 1–128 characters of `[A-Za-z0-9._:@-]`.
-pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'))
-}
-
-/// Normalizes an email for storage and comparison: trimmed, lowercase.
-/// Returns `None` when it is not a plausible address.
-pub fn normalize_email(raw: &str) -> Option<String> {
-    let email = raw.trim().to_lowercase();
-    if email.is_empty() || email.len() > MAX_EMAIL_LEN {
-        return None;
-    }
-    let (local, domain) = email.rsplit_once('@')?;
-    let local_ok = !local.is_empty()
-        && local.len() <= 64
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local.chars().all(|c| {
-            c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) || !c.is_ascii()
-        });
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
-        });
-    (local_ok && domain_ok).then_some(email)
-}
-
-/// Whether a display name is acceptable: 1–200 characters, no control characters.
-pub fn is_valid_name(name: &str) -> bool {
-    let trimmed = name.trim();
-    !trimmed.is_empty()
-        && name.chars().count() <= MAX_NAME_LEN
-        && !name.chars().any(char::is_control)
-}
-
 /// An organization as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Org {
@@ -369,6 +323,8 @@ pub struct WorkspaceMember {
 pub struct AuditEvent {
     pub id: String,
     pub at: String,
+    /// The acting user's id, `system` for a system call (no user id can be
+    /// `system`), or `(invitee)` for a decline.
     pub actor: String,
     pub action: String,
     pub target: String,
@@ -456,6 +412,8 @@ pub struct Invite {
     #[schema(value_type = String)]
     pub role: RoleKey,
     pub status: InviteStatus,
+    /// The inviting user's id, or `system` for a system call (no user id
+    /// can be `system`).
     pub invited_by: String,
     pub created_at: String,
     pub expires_at: String,
@@ -560,37 +518,6 @@ pub fn new_id(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_follow_the_contract() {
-        assert!(is_valid_id("acme"));
-        assert!(is_valid_id("user@example.com:42_a-b.c"));
-        assert!(!is_valid_id(""));
-        assert!(!is_valid_id("a b"));
-        assert!(!is_valid_id("a#b"));
-        assert!(!is_valid_id("a/b"));
-        assert!(!is_valid_id(&"x".repeat(129)));
-        assert!(is_valid_id(&"x".repeat(128)));
-    }
-
-    #[test]
-    fn emails_are_normalized_and_checked() {
-        assert_eq!(
-            normalize_email("  Alice@Example.COM "),
-            Some("alice@example.com".into())
-        );
-        for bad in [
-            "",
-            "alice",
-            "@example.com",
-            "alice@",
-            "alice@localhost",
-            "a..b@x.io",
-            "a b@x.io",
-        ] {
-            assert_eq!(normalize_email(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn role_groups_follow_rank() {

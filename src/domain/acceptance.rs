@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::invites::{end, TOKEN_PREFIX};
-use super::{check_email, check_id, Actor, Change, DomainError, Tenancy};
+use super::{check_email, check_user_id, Actor, Change, DomainError, Tenancy};
 use crate::authz::Target;
 use crate::model::{Invite, InviteLookup, InviteStatus, OrgRef, RoleKey};
 use crate::secret;
@@ -77,7 +77,7 @@ impl Tenancy {
         user: Invitee,
     ) -> Result<Accepted, DomainError> {
         let hash = token_hash(&token)?;
-        check_id("user id", &user.id)?;
+        check_user_id("user id", &user.id)?;
         let email = check_email(&user.email)?;
         self.run(move |inner| {
             let org = pending_by_token(inner, &hash)?.org_id;

@@ -4,7 +4,10 @@
 use serde_json::json;
 
 use super::invites::end;
-use super::{check_email, check_id, page, parse_role, Actor, Change, DomainError, Paging, Tenancy};
+use super::{
+    check_email, check_id, check_user_id, page, parse_role, Actor, Change, DomainError, Paging,
+    Tenancy,
+};
 use crate::authz::Target;
 use crate::model::{InviteStatus, Member, OrgRole, Page, RoleKey};
 
@@ -46,7 +49,7 @@ impl Tenancy {
         email: String,
         role: String,
     ) -> Result<Member, DomainError> {
-        check_id("user id", &user)?;
+        check_user_id("user id", &user)?;
         let email = check_email(&email)?;
         let role = parse_role(&role)?;
         self.run(move |inner| {
@@ -86,7 +89,7 @@ impl Tenancy {
         user: String,
         role: String,
     ) -> Result<Member, DomainError> {
-        check_id("user id", &user)?;
+        check_user_id("user id", &user)?;
         let new_role = parse_role(&role)?;
         self.run(move |inner| {
             inner.change_org(&org, |c| {
@@ -131,6 +134,8 @@ impl Tenancy {
         org: String,
         user: String,
     ) -> Result<(), DomainError> {
+        // Not `check_user_id`: a `system` member from before the id was
+        // reserved can still be removed.
         check_id("user id", &user)?;
         self.run(move |inner| {
             inner.change_org(&org, |c| {
@@ -175,7 +180,7 @@ impl Tenancy {
         org: String,
         to: String,
     ) -> Result<Member, DomainError> {
-        check_id("`to`", &to)?;
+        check_user_id("`to`", &to)?;
         self.run(move |inner| {
             inner.change_org(&org, |c| {
                 c.require_org(&org)?;

@@ -80,7 +80,7 @@ pub enum DomainError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     /// A system call (admin key, no actor): no policy check, invariants
-    /// still hold, audited as `system`.
+    /// still hold, audited as `system` (an id no user may have).
     System,
     /// An end user of the host, checked against the policies.
     User(String),
@@ -89,14 +89,14 @@ pub enum Actor {
 impl Actor {
     pub fn audit_name(&self) -> &str {
         match self {
-            Self::System => "system",
+            Self::System => model::SYSTEM_ACTOR,
             Self::User(id) => id,
         }
     }
 
     /// The actor an audit name (or an invite's `invited_by`) stands for.
     pub fn from_audit_name(name: &str) -> Self {
-        if name == "system" {
+        if name == model::SYSTEM_ACTOR {
             Self::System
         } else {
             Self::User(name.to_owned())
@@ -478,12 +478,26 @@ fn check_id(what: &str, id: &str) -> Result<(), DomainError> {
     }
 }
 
+/// Like `check_id` for an id that names a user: `system` is reserved for
+/// system calls, so no user can be mistaken for one in the audit log or
+/// `invited_by`.
+fn check_user_id(what: &str, id: &str) -> Result<(), DomainError> {
+    check_id(what, id)?;
+    if model::is_reserved_user_id(id) {
+        return Err(DomainError::Invalid(format!(
+            "{what} `{id}` is reserved: `{}` names system calls and is never a user id",
+            model::SYSTEM_ACTOR
+        )));
+    }
+    Ok(())
+}
+
 fn check_name(name: &str) -> Result<String, DomainError> {
     if model::is_valid_name(name) {
         Ok(name.trim().to_owned())
     } else {
         Err(DomainError::Invalid(format!(
-            "`name` must be 1-{} characters without control characters",
+            "`name` must be 1-{} characters without control, format (bidi, zero-width) or other invisible characters",
             model::MAX_NAME_LEN
         )))
     }

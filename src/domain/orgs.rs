@@ -3,7 +3,9 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{check_email, check_id, check_name, page, Actor, DomainError, Paging, Tenancy};
+use super::{
+    check_email, check_id, check_name, check_user_id, page, Actor, DomainError, Paging, Tenancy,
+};
 use crate::authz::Target;
 use crate::model::{self, Org, OrgRole, Page, UserOrg};
 
@@ -50,7 +52,7 @@ impl Tenancy {
                 ))
             }
         };
-        check_id("owner id", &owner)?;
+        check_user_id("owner id", &owner)?;
         self.run(move |inner| {
             let org_id = id.clone();
             inner.change_org(&id, move |c| {
@@ -146,19 +148,21 @@ impl Tenancy {
     }
 
     /// The organizations `user` belongs to. Only the user themself, or a
-    /// caller with every right (`privileged`), may ask.
+    /// system call (admin key, no actor), may ask: a call that names an
+    /// actor acts for that actor whatever its key's scope.
     pub async fn user_orgs(
         &self,
         actor: Actor,
-        privileged: bool,
         user: String,
         paging: Paging,
     ) -> Result<Page<UserOrg>, DomainError> {
-        check_id("user id", &user)?;
-        if !privileged && actor.user_id() != Some(user.as_str()) {
-            return Err(DomainError::Forbidden(format!(
-                "only `{user}` or an admin key may list the organizations of `{user}`"
-            )));
+        check_user_id("user id", &user)?;
+        if let Actor::User(actor) = &actor {
+            if actor != &user {
+                return Err(DomainError::Forbidden(format!(
+                    "user `{actor}` may not list the organizations of `{user}`; only `{user}` or a system call may"
+                )));
+            }
         }
         let limit = paging.limit()?;
         let after = paging.after()?;

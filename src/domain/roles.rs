@@ -170,10 +170,10 @@ fn check_role_name(
     name: &str,
     key: &str,
 ) -> Result<(), DomainError> {
-    if OrgRole::ALL
-        .iter()
-        .any(|r| r.as_str().eq_ignore_ascii_case(name))
-    {
+    // `check_name` refused format and invisible characters, so what is
+    // left to fold is case and compatibility forms (`OWNER`, `Ｏｗｎｅｒ`).
+    let folded = model::fold_name(name);
+    if OrgRole::ALL.iter().any(|r| r.as_str() == folded) {
         return Err(DomainError::Invalid(format!(
             "`{name}` is the name of a built-in role"
         )));

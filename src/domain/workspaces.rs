@@ -4,7 +4,8 @@
 use serde_json::json;
 
 use super::{
-    check_id, check_name, page, Actor, Change, DomainError, Paging, Tenancy, MAX_WORKSPACES_PER_ORG,
+    check_id, check_name, check_user_id, page, Actor, Change, DomainError, Paging, Tenancy,
+    MAX_WORKSPACES_PER_ORG,
 };
 use crate::authz::Target;
 use crate::model::{self, Page, Workspace, WorkspaceMember, WorkspaceRole};
@@ -163,7 +164,7 @@ impl Tenancy {
         user: String,
         role: String,
     ) -> Result<WorkspaceMember, DomainError> {
-        check_id("user id", &user)?;
+        check_user_id("user id", &user)?;
         let role: WorkspaceRole = role.parse().map_err(|e: model::UnknownRole| {
             DomainError::Invalid(format!("{e}: expected admin or member"))
         })?;
@@ -196,6 +197,8 @@ impl Tenancy {
         ws: String,
         user: String,
     ) -> Result<(), DomainError> {
+        // Not `check_user_id`: a `system` member from before the id was
+        // reserved can still be removed.
         check_id("user id", &user)?;
         self.run(move |inner| {
             inner.change_org(&org, |c| {

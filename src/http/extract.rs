@@ -266,6 +266,12 @@ impl FromRequestParts<Arc<App>> for Caller {
                             "`X-Actor-Id` must be 1-128 characters of A-Z a-z 0-9 . _ : @ -",
                         )
                     })?;
+                if model::is_reserved_user_id(id) {
+                    return Err(ApiError::invalid(format!(
+                        "`X-Actor-Id` `{id}` is reserved: `{}` names system calls (an admin key without `X-Actor-Id`) and is never a user id",
+                        model::SYSTEM_ACTOR
+                    )));
+                }
                 Some(id.to_owned())
             }
         };

@@ -73,7 +73,8 @@ pub struct ForwardHeaders {
     #[param(rename = "X-HTTP-Method-Override")]
     x_http_method_override: Option<String>,
     /// The authenticated user (the header name is the
-    /// `forward_auth_user_header` setting).
+    /// `forward_auth_user_header` setting); `system`, reserved for system
+    /// calls, is refused (403).
     #[param(rename = "X-User-Id", pattern = "^[A-Za-z0-9._:@-]{1,128}$")]
     x_user_id: Option<String>,
 }
@@ -175,7 +176,15 @@ fn judge(app: &App, headers: &HeaderMap) -> Verdict {
                 format!("no `{user_header}` header: the proxy's authentication names no user"),
             )
         }
-        Ok(Some(user)) if crate::model::is_valid_id(&user) => user,
+        Ok(Some(user)) if crate::model::is_valid_user_id(&user) => user,
+        Ok(Some(user)) if crate::model::is_reserved_user_id(&user) => {
+            return Verdict::refused(
+                Forward::Invalid,
+                format!(
+                    "`{user_header}` `{user}` is reserved for system calls and is never a user id"
+                ),
+            )
+        }
         Ok(Some(_)) => {
             return Verdict::refused(
                 Forward::Invalid,

@@ -45,7 +45,9 @@ pub enum Problems {
 pub struct ActorHeader {
     /// The user on whose behalf the call is made; the policies decide with
     /// this user as principal. Without it, an `admin` key makes a system
-    /// call and a `manage` key is refused (`actor_required`).
+    /// call and a `manage` key is refused (`actor_required`). `system` is
+    /// reserved for system calls: as a header value it is 400
+    /// `invalid_request`.
     #[param(rename = "X-Actor-Id", pattern = "^[A-Za-z0-9._:@-]{1,128}$")]
     pub x_actor_id: Option<String>,
 }

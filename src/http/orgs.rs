@@ -11,7 +11,7 @@ use super::extract::{Caller, Json, PageParams, Path, Query};
 use super::openapi::ActorHeader;
 use crate::app::App;
 use crate::domain::CreateOrg;
-use crate::model::{AuditEvent, Member, Org, Page, Scope, UserOrg};
+use crate::model::{AuditEvent, Member, Org, Page, UserOrg};
 
 #[utoipa::path(
     post,
@@ -102,7 +102,7 @@ pub async fn delete_org(
     path = "/v1/users/{user}/orgs",
     tag = "organizations",
     params(("user" = String, Path, description = "user id"), ActorHeader, PageParams),
-    responses((status = 200, description = "the organizations of the user (the user themself, or an admin key)", body = crate::model::Page<crate::model::UserOrg>), super::openapi::Problems),
+    responses((status = 200, description = "the organizations of the user: only the user themself (`X-Actor-Id` equal to `user`) or a system call (admin key, no actor) may ask; another actor gets 403 `forbidden` whatever the key's scope", body = crate::model::Page<crate::model::UserOrg>), super::openapi::Problems),
     security(("api_key" = []), ())
 )]
 pub async fn user_orgs(
@@ -112,12 +112,7 @@ pub async fn user_orgs(
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<UserOrg>>, ApiError> {
     let actor = caller.actor()?;
-    let privileged = caller.scope == Scope::Admin;
-    Ok(Json(
-        app.tenancy
-            .user_orgs(actor, privileged, user, page.into())
-            .await?,
-    ))
+    Ok(Json(app.tenancy.user_orgs(actor, user, page.into()).await?))
 }
 
 /// `?role=&limit=&cursor=` (no `flatten`: it breaks numbers in query strings).

@@ -180,15 +180,39 @@ impl Mailer {
     }
 }
 
-/// Writes a message atomically (temp file, then rename) as `<id>.eml`.
+/// Mode of the mail folder: a message holds a live invite token, so only
+/// the sidecar's user may list or read them.
+const MAIL_DIR_MODE: u32 = 0o700;
+/// Mode of a message file.
+const MAIL_FILE_MODE: u32 = 0o600;
+
+/// Writes a message atomically (temp file, then rename) as `<id>.eml`,
+/// readable by the sidecar's user only (the folder 0700, the file 0600).
 async fn write_eml(dir: &Path, message_id: &str, bytes: &[u8]) -> Result<(), MailError> {
+    use std::os::unix::fs::PermissionsExt;
+    use tokio::io::AsyncWriteExt;
+
     let file_err = |path: &Path| {
         let path = path.to_owned();
         move |source| MailError::File { path, source }
     };
-    tokio::fs::create_dir_all(dir)
+    tokio::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(MAIL_DIR_MODE)
+        .create(dir)
         .await
         .map_err(file_err(dir))?;
+    // A folder made before (or by hand) may be wider: narrow it.
+    let mode = tokio::fs::metadata(dir)
+        .await
+        .map_err(file_err(dir))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(MAIL_DIR_MODE))
+            .await
+            .map_err(file_err(dir))?;
+    }
     let name: String = message_id
         .trim_matches(['<', '>'])
         .chars()
@@ -202,9 +226,21 @@ async fn write_eml(dir: &Path, message_id: &str, bytes: &[u8]) -> Result<(), Mai
         .collect();
     let tmp = dir.join(format!(".{name}.tmp"));
     let path = dir.join(format!("{name}.eml"));
-    tokio::fs::write(&tmp, bytes)
+    // A leftover temp file of a crash would keep its mode: start afresh.
+    match tokio::fs::remove_file(&tmp).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(file_err(&tmp)(e)),
+        _ => {}
+    }
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(MAIL_FILE_MODE)
+        .open(&tmp)
         .await
         .map_err(file_err(&tmp))?;
+    file.write_all(bytes).await.map_err(file_err(&tmp))?;
+    file.sync_all().await.map_err(file_err(&tmp))?;
+    drop(file);
     tokio::fs::rename(&tmp, &path)
         .await
         .map_err(file_err(&path))

@@ -25,6 +25,7 @@ mod matrix;
 mod members;
 mod metrics;
 mod nginx;
+mod normalization;
 mod notes;
 mod permissions;
 mod policy_cli;

@@ -5,6 +5,7 @@
 //! block, so async callers run them on the blocking pool (see `domain`).
 
 mod api;
+mod postgres;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,14 @@ pub enum StoreError {
     Corrupt(String),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// A database setting that cannot be used (URL, TLS files).
+    #[error("{0}")]
+    Config(String),
+    /// The database server cannot be reached now.
+    #[error("database unreachable: {0}")]
+    Unreachable(String),
+    #[error(transparent)]
+    Postgres(#[from] ::postgres::Error),
 }
 
 impl StoreError {
@@ -37,13 +46,19 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Sqlite(e) | Self::Open { source: e, .. } => sqlite::is_unavailable(e),
+            Self::Postgres(e) => postgres::is_unavailable(e),
+            Self::Unreachable(_) => true,
             _ => false,
         }
     }
 
     /// Whether the failure is a uniqueness or foreign-key constraint.
     pub fn is_constraint(&self) -> bool {
-        matches!(self, Self::Sqlite(e) if sqlite::is_constraint(e))
+        match self {
+            Self::Sqlite(e) => sqlite::is_constraint(e),
+            Self::Postgres(e) => postgres::is_constraint(e),
+            _ => false,
+        }
     }
 }
 

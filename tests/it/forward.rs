@@ -246,12 +246,13 @@ async fn refusals_are_401_or_403_with_a_detail_never_an_error_status() {
     )
     .await
     .expect(200);
-    // Non-ASCII in the forwarded path is refused, and named in ASCII.
+    // Non-ASCII in the forwarded path is refused, and named in ASCII: asked
+    // as a member of ws1, who would be allowed a note of that name.
     let resp = forward(
         &t,
         "GET",
         "/orgs/acme/workspaces/ws1/notes/%C3%A9t%C3%A9",
-        Some("nick"),
+        Some("mia"),
         &[],
     )
     .await
@@ -277,6 +278,33 @@ async fn a_route_naming_an_undeclared_action_is_refused_at_reload() {
         .contains("nothing.here"));
     // The last good file keeps serving.
     forward(&t, "GET", NOTE, Some("mia"), &[]).await.expect(200);
+}
+
+#[tokio::test]
+async fn a_route_with_a_path_variable_bound_to_nothing_is_refused_at_reload() {
+    let t = notes_app().await;
+    // `{org}` reaches no entity: the note would be judged whatever org the
+    // path names.
+    let unbound = "routes:\n  - {method: GET, path: \"/orgs/{org}/workspaces/{ws}/notes/{note}\", action: document.read, resource: {type: Document, id: \"{note}\", parents: [{type: Workspace, id: \"{ws}\"}], attrs: {workspace: {type: Workspace, id: \"{ws}\"}}}}\n";
+    std::fs::write(t.app.routes.path(), unbound).unwrap();
+    let err = t.app.routes.reload().unwrap_err().to_string();
+    assert!(
+        err.contains("`{org}`") && err.contains("bound to nothing"),
+        "{err}"
+    );
+    let info = t.get("/v1/routes", None).await.expect(200).body;
+    assert_eq!(info["last_reload"]["ok"], false);
+    // The last good file keeps serving, and it binds the org.
+    forward(&t, "GET", NOTE, Some("mia"), &[]).await.expect(200);
+    forward(
+        &t,
+        "GET",
+        "/orgs/globex/workspaces/ws1/notes/n1",
+        Some("mia"),
+        &[],
+    )
+    .await
+    .expect_error(403, "forbidden");
 }
 
 const ADMIN_ROUTES: &str = r#"

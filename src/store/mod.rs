@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 pub use api::{role_map, History, InviteFilter, RoleUsage};
 pub use sqlite::LATEST_VERSION;
 
+use crate::model::CustomRole;
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -157,4 +159,16 @@ fn parse_column<T: std::str::FromStr>(value: String, what: &str) -> Result<T, St
     value
         .parse()
         .map_err(|_| StoreError::Corrupt(format!("bad {what} `{value}`")))
+}
+
+/// A custom role read with its permissions still as stored (a JSON array).
+fn with_permissions((mut role, json): (CustomRole, String)) -> Result<CustomRole, StoreError> {
+    role.permissions = serde_json::from_str(&json)
+        .map_err(|_| StoreError::Corrupt(format!("bad permissions of role `{}`", role.key)))?;
+    Ok(role)
+}
+
+/// Permissions as stored: a JSON array of action ids.
+fn permissions_json(permissions: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(permissions).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

@@ -8,6 +8,7 @@
 
 mod connect;
 mod migrations;
+mod roles;
 
 use std::cell::RefCell;
 

@@ -5,6 +5,7 @@ use rusqlite::{params, OptionalExtension};
 use super::{SqliteDb, StoreError};
 use crate::model::CustomRole;
 use crate::store::api::*;
+use crate::store::{permissions_json, with_permissions};
 
 const COLUMNS: &str = "org_id, key, name, description, permissions, created_at, updated_at";
 
@@ -21,16 +22,6 @@ fn role_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(CustomRole, Strin
         },
         row.get(4)?,
     ))
-}
-
-fn with_permissions((mut role, json): (CustomRole, String)) -> Result<CustomRole, StoreError> {
-    role.permissions = serde_json::from_str(&json)
-        .map_err(|_| StoreError::Corrupt(format!("bad permissions of role `{}`", role.key)))?;
-    Ok(role)
-}
-
-fn permissions_json(permissions: &[String]) -> Result<String, StoreError> {
-    serde_json::to_string(permissions).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl RoleStore for SqliteDb<'_> {

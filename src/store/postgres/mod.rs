@@ -6,8 +6,12 @@
 
 #![allow(dead_code)] // Served once every topic of the store API is in (see `Store`).
 
+mod access;
+mod audit;
 mod connect;
 mod migrations;
+mod orgs;
+mod workspaces;
 
 use std::cell::RefCell;
 
@@ -245,6 +249,8 @@ pub(super) fn is_constraint(e: &postgres::Error) -> bool {
     )
 }
 
+#[cfg(test)]
+mod compare;
 #[cfg(test)]
 pub(crate) mod testing;
 

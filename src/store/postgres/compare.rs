@@ -39,11 +39,46 @@ pub(super) fn run_both(
     true
 }
 
+/// Masks this transaction's time stamp as `<now>` and the stamps of earlier
+/// ones (`2026-01-02T03:04:05.678Z`) as `<time>`.
 fn mask(answers: Vec<String>, now: &str) -> Vec<String> {
     answers
         .into_iter()
-        .map(|a| a.replace(now, "<now>"))
+        .map(|a| mask_times(&a.replace(now, "<now>")))
         .collect()
+}
+
+fn mask_times(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(ch) = rest.chars().next() {
+        if let Some(len) = stamp_len(rest.as_bytes()) {
+            out.push_str("<time>");
+            rest = &rest[len..];
+        } else {
+            out.push(ch);
+            rest = &rest[ch.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// The length of the time stamp `text` starts with, if it starts with one.
+fn stamp_len(text: &[u8]) -> Option<usize> {
+    let shape = b"dddd-dd-ddT";
+    let fits = text.len() > shape.len()
+        && shape.iter().zip(text).all(|(s, c)| match s {
+            b'd' => c.is_ascii_digit(),
+            _ => s == c,
+        });
+    if !fits {
+        return None;
+    }
+    let rest = &text[shape.len()..];
+    let end = rest
+        .iter()
+        .position(|c| !(c.is_ascii_digit() || *c == b':' || *c == b'.'))?;
+    (rest[end] == b'Z').then_some(shape.len() + end + 1)
 }
 
 /// An error as a scenario records it: whether it is a constraint failure,

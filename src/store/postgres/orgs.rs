@@ -208,3 +208,191 @@ fn member_from_row(row: &Row) -> Result<Member, StoreError> {
 pub(super) fn fetch_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::compare::{outcome, run_both};
+    use super::super::testing::TestDatabase;
+    use super::super::PgStore;
+    use super::*;
+
+    fn role(key: &str) -> RoleKey {
+        key.parse().unwrap()
+    }
+
+    /// Every method of the topic; each step is one transaction (see
+    /// `run_both`), and a step expecting a failure ends with it.
+    fn scenario(step: usize, db: &dyn OrgStore) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut say = |answer: String| out.push(answer);
+        match step {
+            0 => {
+                for user in ["u1", "u2", "u3", "u4", "u5"] {
+                    say(outcome(db.record_user(user, &format!("{user}@a.test"))));
+                }
+                // A known user is left as is.
+                say(outcome(db.record_user("u1", "other@a.test")));
+                say(outcome(db.insert_org("acme", "Acme")));
+                say(outcome(db.insert_org("acme", "Taken")));
+                say(outcome(db.insert_org("beta", "Beta")));
+                say(outcome(db.insert_org("gamma", "Gamma")));
+                say(outcome(db.get_org("acme")));
+                say(outcome(db.get_org("nope")));
+                say(outcome(db.org_exists("acme")));
+                say(outcome(db.org_exists("nope")));
+                say(outcome(db.org_id_retired("acme")));
+                say(outcome(db.rename_org("acme", "Acme Two")));
+                say(outcome(db.rename_org("nope", "X")));
+                // Inserted out of id order: lists still come by id.
+                for (user, key) in [
+                    ("u3", "owner"),
+                    ("u1", "admin"),
+                    ("u5", "owner"),
+                    ("u2", "member"),
+                    ("u4", "developer"),
+                ] {
+                    say(outcome(db.insert_member(
+                        "acme",
+                        user,
+                        &role(key),
+                        &format!("{user}@acme.test"),
+                    )));
+                }
+                say(outcome(db.insert_member(
+                    "gamma",
+                    "u1",
+                    &role("owner"),
+                    "g@a.test",
+                )));
+                say(outcome(db.insert_member(
+                    "beta",
+                    "u1",
+                    &role("member"),
+                    "b@a.test",
+                )));
+                say(outcome(db.get_org("acme")));
+                say(outcome(db.member_role("acme", "u4")));
+                say(outcome(db.member_role("acme", "nobody")));
+                say(outcome(db.count_owners("acme")));
+                say(outcome(db.count_owners("nope")));
+                say(outcome(db.get_member("acme", "u1")));
+                say(outcome(db.get_member("acme", "nobody")));
+            }
+            1 => {
+                // Pages: limit + 1 rows fetched, cursors exclusive.
+                say(outcome(db.list_members("acme", None, None, 2)));
+                say(outcome(db.list_members("acme", None, Some("u2"), 2)));
+                say(outcome(db.list_members("acme", None, Some("u4"), 2)));
+                say(outcome(db.list_members("acme", None, None, 5)));
+                say(outcome(db.list_members("acme", None, None, 0)));
+                say(outcome(db.list_members("acme", None, Some("u5"), 2)));
+                say(outcome(db.list_members(
+                    "acme",
+                    Some(&role("owner")),
+                    None,
+                    1,
+                )));
+                say(outcome(db.list_members(
+                    "acme",
+                    Some(&role("owner")),
+                    Some("u3"),
+                    1,
+                )));
+                say(outcome(db.list_members(
+                    "acme",
+                    Some(&role("developer")),
+                    None,
+                    10,
+                )));
+                say(outcome(db.list_members("nope", None, None, 10)));
+                say(outcome(db.user_orgs("u1", None, 2)));
+                say(outcome(db.user_orgs("u1", Some("beta"), 2)));
+                say(outcome(db.user_orgs("u1", None, 3)));
+                say(outcome(db.user_orgs("nobody", None, 3)));
+            }
+            2 => {
+                say(outcome(db.set_member_role("acme", "u2", &role("admin"))));
+                say(outcome(db.set_member_role(
+                    "acme",
+                    "nobody",
+                    &role("admin"),
+                )));
+                say(outcome(db.delete_member("acme", "u5")));
+                say(outcome(db.delete_member("acme", "u5")));
+                say(outcome(db.get_member("acme", "u2")));
+                say(outcome(db.count_owners("acme")));
+                say(outcome(db.list_members("acme", None, None, 10)));
+            }
+            // A duplicate membership.
+            3 => say(outcome(db.insert_member(
+                "acme",
+                "u1",
+                &role("member"),
+                "x@a.test",
+            ))),
+            // A membership of an unknown user, of an unknown organization.
+            4 => say(outcome(db.insert_member(
+                "acme",
+                "ghost",
+                &role("member"),
+                "x@a.test",
+            ))),
+            5 => say(outcome(db.insert_member(
+                "nope",
+                "u1",
+                &role("member"),
+                "x@a.test",
+            ))),
+            6 => {
+                say(outcome(db.delete_org("beta")));
+                say(outcome(db.delete_org("beta")));
+                say(outcome(db.org_id_retired("beta")));
+                // A retired id is never given again.
+                say(outcome(db.insert_org("beta", "Beta again")));
+                say(outcome(db.get_org("beta")));
+                say(outcome(db.member_role("beta", "u1")));
+                say(outcome(db.user_orgs("u1", None, 10)));
+                say(outcome(db.get_org("acme")));
+            }
+            _ => {}
+        }
+        out
+    }
+
+    #[test]
+    fn orgs_answer_as_on_sqlite() {
+        run_both(
+            "orgs",
+            7,
+            |step, db| scenario(step, db),
+            |step, db| scenario(step, db),
+        );
+    }
+
+    #[test]
+    fn a_bad_stored_role_is_corrupt_data() {
+        let Some(server) = TestDatabase::create("orgs_corrupt") else {
+            return;
+        };
+        let pg = PgStore::open(server.url()).unwrap();
+        pg.write_untracked(|db| {
+            db.record_user("u1", "u1@a.test")?;
+            db.insert_org("acme", "Acme")?;
+            db.execute(
+                "INSERT INTO org_members (org_id, user_id, role, joined_at, email)
+                 VALUES ('acme', 'u1', 'Not A Role', 'then', 'u1@a.test')",
+                &[],
+            )?;
+            for err in [
+                db.member_role("acme", "u1").unwrap_err(),
+                db.get_member("acme", "u1").unwrap_err(),
+                db.list_members("acme", None, None, 5).unwrap_err(),
+                db.user_orgs("u1", None, 5).unwrap_err(),
+            ] {
+                assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    }
+}

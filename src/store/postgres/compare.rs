@@ -93,3 +93,10 @@ pub(super) fn outcome<T: std::fmt::Debug>(result: Result<T, StoreError>) -> Stri
         ),
     }
 }
+
+/// Records the answer of a call that must fail on a constraint.
+pub(super) fn refused<T: std::fmt::Debug>(result: Result<T, StoreError>) -> String {
+    let answer = outcome(result);
+    assert_eq!(answer, "Err(constraint=true, corrupt=false)");
+    answer
+}

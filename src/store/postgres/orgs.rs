@@ -211,7 +211,7 @@ pub(super) fn fetch_limit(limit: usize) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::compare::{outcome, run_both};
+    use super::super::compare::{outcome, refused, run_both};
     use super::super::testing::TestDatabase;
     use super::super::PgStore;
     use super::*;
@@ -324,20 +324,20 @@ mod tests {
                 say(outcome(db.list_members("acme", None, None, 10)));
             }
             // A duplicate membership.
-            3 => say(outcome(db.insert_member(
+            3 => say(refused(db.insert_member(
                 "acme",
                 "u1",
                 &role("member"),
                 "x@a.test",
             ))),
             // A membership of an unknown user, of an unknown organization.
-            4 => say(outcome(db.insert_member(
+            4 => say(refused(db.insert_member(
                 "acme",
                 "ghost",
                 &role("member"),
                 "x@a.test",
             ))),
-            5 => say(outcome(db.insert_member(
+            5 => say(refused(db.insert_member(
                 "nope",
                 "u1",
                 &role("member"),

@@ -152,3 +152,106 @@ impl WorkspaceStore for PgDb<'_> {
         Ok(split_page(members, limit))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::compare::{outcome, refused, run_both};
+    use super::*;
+    use crate::model::RoleKey;
+
+    /// Every method of the topic; each step is one transaction (see
+    /// `run_both`), and a step expecting a failure ends with it.
+    fn scenario(step: usize, orgs: &dyn OrgStore, db: &dyn WorkspaceStore) -> Vec<String> {
+        use WorkspaceRole::{Admin, Member};
+        let mut out = Vec::new();
+        let mut say = |answer: String| out.push(answer);
+        match step {
+            0 => {
+                let member: RoleKey = "member".parse().unwrap();
+                for user in ["u1", "u2", "u3", "u4"] {
+                    orgs.record_user(user, "x@a.test").unwrap();
+                }
+                orgs.insert_org("acme", "Acme").unwrap();
+                orgs.insert_org("beta", "Beta").unwrap();
+                for user in ["u1", "u2", "u3"] {
+                    orgs.insert_member("acme", user, &member, &format!("{user}@acme.test"))
+                        .unwrap();
+                }
+                orgs.insert_member("beta", "u4", &member, "u4@beta.test")
+                    .unwrap();
+                // Inserted out of id order: lists still come by id.
+                for id in ["w2", "w1", "w3"] {
+                    say(outcome(db.insert_workspace(
+                        id,
+                        "acme",
+                        &format!("WS {id}"),
+                    )));
+                }
+                say(outcome(db.insert_workspace("wb", "beta", "Beta WS")));
+                // Taken in the same organization, and in another one.
+                say(outcome(db.insert_workspace("w1", "acme", "Again")));
+                say(outcome(db.insert_workspace("w1", "beta", "Again")));
+                say(outcome(db.get_workspace("w1")));
+                say(outcome(db.get_workspace("nope")));
+                say(outcome(db.workspace_id_retired("w1")));
+                say(outcome(db.count_workspaces("acme")));
+                say(outcome(db.count_workspaces("nope")));
+                say(outcome(db.list_workspaces("acme", None, 2)));
+                say(outcome(db.list_workspaces("acme", Some("w2"), 2)));
+                say(outcome(db.list_workspaces("acme", None, 3)));
+                say(outcome(db.list_workspaces("acme", None, 0)));
+                say(outcome(db.list_workspaces("acme", Some("w3"), 2)));
+                say(outcome(db.list_workspaces("nope", None, 2)));
+                say(outcome(db.set_workspace_member("w1", "acme", "u2", Member)));
+                say(outcome(db.set_workspace_member("w1", "acme", "u1", Admin)));
+                say(outcome(db.set_workspace_member("w1", "acme", "u3", Member)));
+                // Setting again changes the role, not the time it was added.
+                say(outcome(db.set_workspace_member("w1", "acme", "u2", Admin)));
+                say(outcome(db.workspace_role("w1", "u2")));
+                say(outcome(db.workspace_role("w1", "nobody")));
+                say(outcome(db.workspace_role("nope", "u1")));
+                say(outcome(db.get_workspace_member("w1", "u1")));
+                say(outcome(db.get_workspace_member("w1", "nobody")));
+                say(outcome(db.list_workspace_members("w1", None, 2)));
+                say(outcome(db.list_workspace_members("w1", Some("u2"), 2)));
+                say(outcome(db.list_workspace_members("w1", None, 3)));
+                say(outcome(db.list_workspace_members("w1", None, 0)));
+                say(outcome(db.list_workspace_members("nope", None, 3)));
+            }
+            // Someone who is not a member of the organization.
+            1 => say(refused(db.set_workspace_member("w1", "acme", "u4", Member))),
+            // A workspace of an unknown organization.
+            2 => say(refused(db.insert_workspace("wx", "nope", "X"))),
+            3 => {
+                say(outcome(db.delete_workspace_member("w1", "u3")));
+                say(outcome(db.delete_workspace_member("w1", "u3")));
+                // Leaving the organization leaves its workspaces.
+                orgs.delete_member("acme", "u2").unwrap();
+                say(outcome(db.list_workspace_members("w1", None, 10)));
+                say(outcome(db.delete_workspace("w2")));
+                say(outcome(db.delete_workspace("w2")));
+                say(outcome(db.workspace_id_retired("w2")));
+                say(outcome(db.insert_workspace("w2", "acme", "Again")));
+                say(outcome(db.get_workspace("w2")));
+                say(outcome(db.list_workspaces("acme", None, 10)));
+                // Deleting an organization retires its workspace ids.
+                orgs.delete_org("beta").unwrap();
+                say(outcome(db.workspace_id_retired("wb")));
+                say(outcome(db.get_workspace("wb")));
+                say(outcome(db.count_workspaces("beta")));
+            }
+            _ => {}
+        }
+        out
+    }
+
+    #[test]
+    fn workspaces_answer_as_on_sqlite() {
+        run_both(
+            "workspaces",
+            4,
+            |step, db| scenario(step, db, db),
+            |step, db| scenario(step, db, db),
+        );
+    }
+}

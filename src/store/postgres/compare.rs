@@ -1,7 +1,7 @@
 //! Test harness for the topic ports: runs the same scenario on a SQLite
 //! store and on a PostgreSQL store and asserts both give the same answers.
 
-use super::super::{Db, Store, StoreError, Tx};
+use super::super::{Db, Store, StoreError};
 use super::testing::TestDatabase;
 use super::{PgDb, PgStore};
 

@@ -254,4 +254,37 @@ mod tests {
             |step, db| scenario(step, db, db),
         );
     }
+
+    /// The id triggers serve organizations and workspaces with one
+    /// function each: a rename still works, an id change is refused.
+    #[test]
+    fn ids_never_change() {
+        let Some(server) = super::super::testing::TestDatabase::create("fixed_ids") else {
+            return;
+        };
+        let pg = super::super::PgStore::open(server.url()).unwrap();
+        pg.write_untracked(|db| {
+            db.insert_org("acme", "Acme")?;
+            db.insert_org("beta", "Beta")?;
+            db.insert_workspace("w1", "acme", "W")?;
+            db.execute("UPDATE workspaces SET name = 'V' WHERE id = 'w1'", &[])?;
+            assert!(db.rename_org("acme", "Acme Two")?);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        for change in [
+            "UPDATE organizations SET id = 'other' WHERE id = 'acme'",
+            "UPDATE workspaces SET id = 'w9' WHERE id = 'w1'",
+            "UPDATE workspaces SET org_id = 'beta' WHERE id = 'w1'",
+        ] {
+            let err = pg
+                .write_untracked(|db| db.execute(change, &[]))
+                .unwrap_err();
+            let StoreError::Postgres(e) = &err else {
+                panic!("{change}: {err}");
+            };
+            let message = e.as_db_error().map(|d| d.message());
+            assert_eq!(message, Some("ids never change"), "{change}");
+        }
+    }
 }

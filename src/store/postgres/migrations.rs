@@ -156,11 +156,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, id)
     );
 
+    -- `org_id` (which organizations lack) is read only in the IF branch
+    -- for workspaces: PL/pgSQL resolves every field an expression names.
     CREATE FUNCTION tenantgate_retire_id() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        owner_org TEXT;
     BEGIN
+        IF TG_ARGV[0] = 'org' THEN
+            owner_org := OLD.id;
+        ELSE
+            owner_org := OLD.org_id;
+        END IF;
         INSERT INTO retired_ids (kind, id, org_id, retired_at)
-        VALUES (TG_ARGV[0], OLD.id,
-                CASE WHEN TG_ARGV[0] = 'org' THEN OLD.id ELSE OLD.org_id END,
+        VALUES (TG_ARGV[0], OLD.id, owner_org,
                 to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
         ON CONFLICT DO NOTHING;
         RETURN OLD;
@@ -183,11 +191,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER keep_workspace_id_retired BEFORE INSERT ON workspaces
         FOR EACH ROW EXECUTE FUNCTION tenantgate_keep_retired('workspace');
 
-    -- Ids never change: a renamed id would escape retirement.
+    -- Ids never change: a renamed id would escape retirement. PL/pgSQL
+    -- does not short-circuit OR, so `org_id` (which organizations lack) is
+    -- read only in its own IF for workspaces.
     CREATE FUNCTION tenantgate_fixed_ids() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF NEW.id <> OLD.id OR (TG_ARGV[0] = 'workspace' AND NEW.org_id <> OLD.org_id) THEN
+        IF NEW.id <> OLD.id THEN
             RAISE EXCEPTION 'ids never change';
+        END IF;
+        IF TG_ARGV[0] = 'workspace' THEN
+            IF NEW.org_id <> OLD.org_id THEN
+                RAISE EXCEPTION 'ids never change';
+            END IF;
         END IF;
         RETURN NEW;
     END $$;

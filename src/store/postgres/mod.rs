@@ -6,9 +6,13 @@
 
 #![allow(dead_code)] // Served once every topic of the store API is in (see `Store`).
 
+mod access;
+mod audit;
 mod connect;
 mod migrations;
+mod orgs;
 mod roles;
+mod workspaces;
 
 use std::cell::RefCell;
 
@@ -246,6 +250,8 @@ pub(super) fn is_constraint(e: &postgres::Error) -> bool {
     )
 }
 
+#[cfg(test)]
+mod compare;
 #[cfg(test)]
 pub(crate) mod testing;
 

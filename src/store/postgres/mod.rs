@@ -7,7 +7,10 @@
 #![allow(dead_code)] // Served once every topic of the store API is in (see `Store`).
 
 mod connect;
+mod invites;
+mod keys;
 mod migrations;
+mod outbox;
 
 use std::cell::RefCell;
 

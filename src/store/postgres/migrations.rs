@@ -157,12 +157,20 @@ const MIGRATIONS: &[&str] = &[
     );
 
     CREATE FUNCTION tenantgate_retire_id() RETURNS trigger LANGUAGE plpgsql AS $$
+    -- Two statements: PL/pgSQL plans a statement when it first runs it, and
+    -- `OLD.org_id` cannot be planned on organizations (no such column).
     BEGIN
-        INSERT INTO retired_ids (kind, id, org_id, retired_at)
-        VALUES (TG_ARGV[0], OLD.id,
-                CASE WHEN TG_ARGV[0] = 'org' THEN OLD.id ELSE OLD.org_id END,
-                to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-        ON CONFLICT DO NOTHING;
+        IF TG_ARGV[0] = 'org' THEN
+            INSERT INTO retired_ids (kind, id, org_id, retired_at)
+            VALUES (TG_ARGV[0], OLD.id, OLD.id,
+                    to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+            ON CONFLICT DO NOTHING;
+        ELSE
+            INSERT INTO retired_ids (kind, id, org_id, retired_at)
+            VALUES (TG_ARGV[0], OLD.id, OLD.org_id,
+                    to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+            ON CONFLICT DO NOTHING;
+        END IF;
         RETURN OLD;
     END $$;
     CREATE TRIGGER retire_org_id AFTER DELETE ON organizations

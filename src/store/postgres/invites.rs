@@ -285,3 +285,6 @@ impl InviteStore for PgDb<'_> {
         Ok(n.try_into().unwrap_or(0))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -63,8 +63,104 @@ impl KeyStore for PgDb<'_> {
         .iter()
         .map(|row| {
             let scope: String = row.try_get(2)?;
-            Ok((row.try_get(0)?, row.try_get(1)?, parse_column(scope, "scope")?))
+            Ok((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                parse_column(scope, "scope")?,
+            ))
         })
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::compare::{run_both, show, Dbs, Step};
+    use super::*;
+
+    fn all(db: &Dbs<'_>, out: &mut Vec<String>) {
+        out.push(show(db.keys.list_api_keys()));
+        out.push(show(db.keys.count_api_keys()));
+        // Unordered on both backends: compared sorted.
+        let mut active = db.keys.active_api_keys();
+        if let Ok(keys) = &mut active {
+            keys.sort();
+        }
+        out.push(show(active));
+    }
+
+    fn first(db: &Dbs<'_>, out: &mut Vec<String>) {
+        all(db, out);
+        out.push(show(db.keys.insert_api_key(
+            "kb",
+            "ci",
+            Scope::Check,
+            "hash-b",
+        )));
+        out.push(show(db.keys.insert_api_key(
+            "kc",
+            "ops",
+            Scope::Admin,
+            "hash-c",
+        )));
+        all(db, out);
+    }
+
+    fn second(db: &Dbs<'_>, out: &mut Vec<String>) {
+        // Created later, listed later despite its smaller id.
+        out.push(show(db.keys.insert_api_key(
+            "ka",
+            "app",
+            Scope::Manage,
+            "hash-a",
+        )));
+        all(db, out);
+        out.push(show(db.keys.revoke_api_key("kc")));
+        out.push(show(db.keys.revoke_api_key("kc")));
+        out.push(show(db.keys.revoke_api_key("nope")));
+        all(db, out);
+    }
+
+    fn duplicate_id(db: &Dbs<'_>, out: &mut Vec<String>) {
+        out.push(show(db.keys.insert_api_key(
+            "ka",
+            "again",
+            Scope::Check,
+            "hash-z",
+        )));
+    }
+
+    fn duplicate_hash(db: &Dbs<'_>, out: &mut Vec<String>) {
+        out.push(show(db.keys.insert_api_key(
+            "kz",
+            "again",
+            Scope::Check,
+            "hash-a",
+        )));
+    }
+
+    fn after(db: &Dbs<'_>, out: &mut Vec<String>) {
+        all(db, out);
+    }
+
+    #[test]
+    fn api_keys_answer_as_on_sqlite() {
+        let steps: &[Step] = &[first, second, duplicate_id, duplicate_hash, after];
+        let Some(answers) = run_both("keys", steps) else {
+            return;
+        };
+        let text = answers.join("\n");
+        assert_eq!(
+            answers.iter().filter(|l| *l == "constraint").count(),
+            2,
+            "{text}"
+        );
+        for expected in [
+            "revoked_at: None",
+            "revoked_at: Some(\"<now1>\")",
+            "\"ka\", name: \"app\"",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from\n{text}");
+        }
     }
 }

@@ -249,6 +249,8 @@ pub(super) fn is_constraint(e: &postgres::Error) -> bool {
 }
 
 #[cfg(test)]
+mod compare;
+#[cfg(test)]
 pub(crate) mod testing;
 
 #[cfg(test)]

@@ -114,3 +114,113 @@ impl OutboxStore for PgDb<'_> {
         Ok(n.try_into().unwrap_or(0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::compare::{run_both, show, Dbs, Step};
+    use crate::model::{OrgRole, RoleKey};
+
+    const PAST: &str = "2000-01-01T00:00:00.000000Z";
+    const FUTURE: &str = "2999-01-01T00:00:00.000000Z";
+
+    fn setup(db: &Dbs<'_>, out: &mut Vec<String>) {
+        out.push(format!("{}", db.fx.add_org("o1", "One")));
+        db.fx.add_member("o1", "u1", "boss@x.test");
+        let member = OrgRole::Member.into();
+        // By a member (the mail names their email), by the system (its id),
+        // and one already expired.
+        for (id, by, expires) in [
+            ("i1", "u1", FUTURE),
+            ("i2", "system", FUTURE),
+            ("i3", "u1", PAST),
+        ] {
+            let email = format!("{id}@x.test");
+            out.push(show(
+                db.inv
+                    .insert_invite(id, "o1", &email, &member, by, 7, expires),
+            ));
+            out.push(show(db.out.enqueue_invite_mail(id, &email)));
+        }
+        out.push(show(db.out.outbox_depth()));
+        for limit in [0, 2, 10] {
+            out.push(show(db.out.due_mail(limit)));
+        }
+    }
+
+    fn deliveries(db: &Dbs<'_>, out: &mut Vec<String>) {
+        for id in [1, 2, 3, 99] {
+            out.push(show(db.out.mail_still_wanted(id)));
+        }
+        out.push(show(db.out.add_mail_token(1, "i1", "t1")));
+        out.push(show(db.out.add_mail_token(1, "i1", "t2")));
+        out.push(show(db.inv.invite_by_token("t2")));
+        out.push(show(db.out.mark_mail_sent(1)));
+        out.push(show(db.out.mark_mail_failed(2, "busy", Some(FUTURE))));
+        out.push(show(db.out.mark_mail_failed(3, "refused", None)));
+        out.push(show(db.out.mark_mail_sent(99)));
+        out.push(show(db.out.due_mail(10)));
+        out.push(show(db.out.outbox_depth()));
+        for id in [1, 2, 3] {
+            out.push(show(db.out.mail_still_wanted(id)));
+        }
+        for invite in ["i1", "i2", "i3"] {
+            out.push(show(db.inv.get_invite("o1", invite)));
+        }
+    }
+
+    fn retries_and_cancels(db: &Dbs<'_>, out: &mut Vec<String>) {
+        // A retry due already comes back with its attempts counted.
+        let again = db.out.enqueue_invite_mail("i1", "i1@x.test").unwrap_or(-1);
+        out.push(format!("{again}"));
+        out.push(show(db.out.mark_mail_failed(again, "later", Some(PAST))));
+        out.push(show(db.out.due_mail(10)));
+        out.push(show(db.out.cancel_invite_mail("i2")));
+        out.push(show(db.out.cancel_invite_mail("i3")));
+        out.push(show(db.out.outbox_depth()));
+        out.push(show(db.inv.get_invite("o1", "i2")));
+        out.push(show(db.inv.get_invite("o1", "i1")));
+        out.push(show(db.out.mark_mail_sent(4)));
+        out.push(show(db.out.outbox_depth()));
+    }
+
+    // The failures last, one a step (see `run_both`).
+    fn mail_of_no_invite(db: &Dbs<'_>, out: &mut Vec<String>) {
+        out.push(show(db.out.enqueue_invite_mail("nope", "x@x.test")));
+    }
+
+    fn duplicate_token(db: &Dbs<'_>, out: &mut Vec<String>) {
+        out.push(show(db.out.add_mail_token(2, "i2", "t1")));
+    }
+
+    fn corrupt_role(db: &Dbs<'_>, out: &mut Vec<String>) {
+        let bad = RoleKey::Custom("Not A Key".into());
+        out.push(show(db.inv.set_invite_role("i2", &bad)));
+        out.push(show(db.out.mark_mail_failed(2, "retry", Some(PAST))));
+        out.push(show(db.out.due_mail(10)));
+    }
+
+    #[test]
+    fn the_outbox_answers_as_on_sqlite() {
+        let steps: &[Step] = &[
+            setup,
+            deliveries,
+            retries_and_cancels,
+            mail_of_no_invite,
+            duplicate_token,
+            corrupt_role,
+        ];
+        let Some(answers) = run_both("outbox", steps) else {
+            return;
+        };
+        let text = answers.join("\n");
+        for expected in [
+            "constraint",
+            "corrupt: bad role",
+            "inviter: \"boss@x.test\"",
+            "inviter: \"system\"",
+            "last_error: None",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from\n{text}");
+        }
+    }
+}

@@ -114,7 +114,7 @@ pub(super) fn show<T: Debug>(r: Result<T, StoreError>) -> String {
         Ok(v) => format!("{v:?}"),
         Err(StoreError::Corrupt(m)) => format!("corrupt: {m}"),
         Err(e) if e.is_constraint() => "constraint".to_owned(),
-        Err(_) => "error".to_owned(),
+        Err(e) => format!("error, unavailable: {}", e.is_unavailable()),
     }
 }
 

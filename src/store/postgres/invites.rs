@@ -266,10 +266,13 @@ impl InviteStore for PgDb<'_> {
     }
 
     fn invite_ttl_days(&self, id: &str) -> Result<u32, StoreError> {
-        // An unknown id is an error, as SQLite's `query_row` makes it.
-        let days: i64 = self
-            .query_one("SELECT ttl_days FROM invites WHERE id = $1", &[&id])?
-            .try_get(0)?;
+        // An unknown id is an error, as SQLite's `query_row` makes it, and
+        // not `query_one`'s row-count error: that carries no SQL state, so
+        // it would count as the database being unavailable.
+        let row = self
+            .query_opt("SELECT ttl_days FROM invites WHERE id = $1", &[&id])?
+            .ok_or_else(|| StoreError::Corrupt(format!("no invite `{id}`")))?;
+        let days: i64 = row.try_get(0)?;
         Ok(u32::try_from(days).unwrap_or(1))
     }
 

@@ -147,6 +147,12 @@ impl Store {
     }
 }
 
+/// The `LIMIT` of a page query: one row more than the page, so that
+/// `split_page` can tell whether more exist.
+fn fetch_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1
+}
+
 /// Pagination helper: of `limit + 1` fetched rows, keep `limit` and report
 /// whether more exist.
 fn split_page<T>(mut rows: Vec<T>, limit: usize) -> (Vec<T>, bool) {

@@ -2,10 +2,10 @@
 //! (the PostgreSQL port of `sqlite/audit.rs`).
 
 use super::super::{split_page, StoreError};
-use super::orgs::fetch_limit;
 use super::PgDb;
 use crate::model::AuditEvent;
 use crate::store::api::*;
+use crate::store::fetch_limit;
 
 impl AuditStore for PgDb<'_> {
     fn insert_audit(

@@ -9,8 +9,11 @@
 mod access;
 mod audit;
 mod connect;
+mod invites;
+mod keys;
 mod migrations;
 mod orgs;
+mod outbox;
 mod roles;
 mod workspaces;
 
@@ -252,6 +255,8 @@ pub(super) fn is_constraint(e: &postgres::Error) -> bool {
 
 #[cfg(test)]
 mod compare;
+#[cfg(test)]
+mod compare_steps;
 #[cfg(test)]
 pub(crate) mod testing;
 

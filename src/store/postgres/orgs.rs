@@ -1,6 +1,7 @@
 //! Organizations, users and organization memberships (the PostgreSQL port
 //! of `sqlite/orgs.rs`: the same answers, pages and errors).
 
+use crate::store::fetch_limit;
 use postgres::Row;
 
 use super::super::{parse_column, split_page, StoreError};
@@ -202,11 +203,6 @@ fn member_from_row(row: &Row) -> Result<Member, StoreError> {
         role: parse_column(row.try_get(2)?, "role")?,
         joined_at: row.try_get(3)?,
     })
-}
-
-/// Lists fetch one row more than asked, to know whether a next page exists.
-pub(super) fn fetch_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1
 }
 
 #[cfg(test)]

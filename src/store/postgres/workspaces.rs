@@ -4,10 +4,10 @@
 use postgres::Row;
 
 use super::super::{parse_column, split_page, StoreError};
-use super::orgs::fetch_limit;
 use super::PgDb;
 use crate::model::{Workspace, WorkspaceMember, WorkspaceRole};
 use crate::store::api::*;
+use crate::store::fetch_limit;
 
 fn workspace_from_row(row: &Row) -> Result<Workspace, StoreError> {
     Ok(Workspace {

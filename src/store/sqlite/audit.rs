@@ -2,10 +2,10 @@
 
 use rusqlite::params;
 
-use super::orgs::fetch_limit;
 use super::{split_page, SqliteDb, StoreError};
 use crate::model::AuditEvent;
 use crate::store::api::*;
+use crate::store::fetch_limit;
 
 impl AuditStore for SqliteDb<'_> {
     fn insert_audit(

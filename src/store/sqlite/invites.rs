@@ -2,10 +2,10 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::orgs::fetch_limit;
 use super::{parse_column, split_page, SqliteDb, StoreError};
 use crate::model::{Delivery, DeliveryStatus, Invite, InviteStatus, RoleKey};
 use crate::store::api::*;
+use crate::store::fetch_limit;
 
 /// The invite columns, with the status as it reads now (`?now` is bound by
 /// the caller) and the delivery of its latest outbox row.

@@ -1,5 +1,6 @@
 //! Organizations, users and organization memberships.
 
+use crate::store::fetch_limit;
 use rusqlite::{params, OptionalExtension};
 
 use super::{parse_column, split_page, SqliteDb, StoreError};
@@ -220,9 +221,4 @@ fn member_from_columns(
         role: parse_column(role, "role")?,
         joined_at,
     })
-}
-
-/// Lists fetch one row more than asked, to know whether a next page exists.
-pub(super) fn fetch_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1
 }

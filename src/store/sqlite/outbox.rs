@@ -2,10 +2,10 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::orgs::fetch_limit;
 use super::{parse_column, SqliteDb, StoreError};
 use crate::model::OutboxItem;
 use crate::store::api::*;
+use crate::store::fetch_limit;
 
 impl OutboxStore for SqliteDb<'_> {
     fn enqueue_invite_mail(&self, invite: &str, recipient: &str) -> Result<i64, StoreError> {

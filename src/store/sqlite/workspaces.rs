@@ -2,10 +2,10 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::orgs::fetch_limit;
 use super::{parse_column, split_page, SqliteDb, StoreError};
 use crate::model::{Workspace, WorkspaceMember, WorkspaceRole};
 use crate::store::api::*;
+use crate::store::fetch_limit;
 
 fn workspace_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Workspace> {
     Ok(Workspace {

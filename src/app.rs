@@ -79,7 +79,7 @@ impl App {
             path: settings.data_dir.clone(),
             source,
         })?;
-        let store = Arc::new(Store::open(&settings.database_path())?);
+        let store = Arc::new(Store::connect(&settings.database())?);
         let gate = settings
             .require_policy_tests
             .then(|| crate::policytest::gate(&settings.policies));

@@ -74,6 +74,10 @@ struct Common {
     /// Folder of the database and the mail folder [default: ./data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// `postgres://…`: the shared PostgreSQL store instead of the SQLite
+    /// file in the data folder.
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +140,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let overrides = Overrides {
                 listen: args.listen,
                 data_dir: args.common.data_dir,
+                database_url: args.common.database_url,
                 policies: args.policies,
                 schema: args.schema,
             };
@@ -169,8 +174,8 @@ fn dataset(args: DatasetArgs) -> Result<(), String> {
         == 0;
     if !empty {
         return Err(format!(
-            "`{}` already holds data; use an empty data directory",
-            store.path().display()
+            "`{}` already holds data; use an empty database",
+            store.describe()
         ));
     }
     let started = std::time::Instant::now();
@@ -198,13 +203,16 @@ fn dataset(args: DatasetArgs) -> Result<(), String> {
 fn open_store(common: Common) -> Result<Store, String> {
     let overrides = Overrides {
         data_dir: common.data_dir,
+        database_url: common.database_url,
         ..Overrides::default()
     };
     let settings =
         Settings::load(common.config.as_deref(), &overrides).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|e| format!("cannot create `{}`: {e}", settings.data_dir.display()))?;
-    Store::open(&settings.database_path()).map_err(|e| e.to_string())
+    if settings.database_url.is_none() {
+        std::fs::create_dir_all(&settings.data_dir)
+            .map_err(|e| format!("cannot create `{}`: {e}", settings.data_dir.display()))?;
+    }
+    Store::connect(&settings.database()).map_err(|e| e.to_string())
 }
 
 fn keys(command: KeysCommand) -> Result<(), String> {

@@ -18,6 +18,11 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Folder of the SQLite database and the mail folder.
     pub data_dir: PathBuf,
+    /// `postgres://…` selects the shared PostgreSQL store (several replicas
+    /// on one database); unset keeps the embedded SQLite file in `data_dir`.
+    /// libpq's `sslmode`/`sslrootcert` (in the URL, else `PGSSLMODE`,
+    /// `PGSSLROOTCERT`) choose TLS.
+    pub database_url: Option<String>,
     /// Folder of the Cedar policy files (`*.cedar`).
     pub policies: PathBuf,
     /// Folder of the Cedar schema files (`*.cedarschema`, `*.cedarschema.json`).
@@ -116,6 +121,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8180)),
             data_dir: PathBuf::from("./data"),
+            database_url: None,
             policies: PathBuf::from("./policies"),
             schema: PathBuf::from("./schema"),
             smtp_url: None,
@@ -161,6 +167,8 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub policies: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<PathBuf>,
@@ -181,9 +189,10 @@ pub enum ConfigError {
 }
 
 /// Names accepted from the environment (after `TENANTGATE_`).
-const ENV_KEYS: [&str; 35] = [
+const ENV_KEYS: [&str; 36] = [
     "listen",
     "data_dir",
+    "database_url",
     "policies",
     "schema",
     "smtp_url",
@@ -288,6 +297,14 @@ impl Settings {
                 "`{name}` must be greater than 0"
             )));
         }
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::Value(format!(
+                    "`database_url` must be a postgres:// URL, not `{}`",
+                    crate::store::redact_url(url)
+                )));
+            }
+        }
         if self.max_custom_role_grants > crate::domain::MAX_CUSTOM_ROLE_GRANTS {
             return Err(ConfigError::Value(format!(
                 "`max_custom_role_grants` must be at most {}",
@@ -338,6 +355,15 @@ impl Settings {
     /// Path of the SQLite database file.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("tenantgate.sqlite")
+    }
+
+    /// Where the data lives: the PostgreSQL URL when one is set, else the
+    /// SQLite file in `data_dir`.
+    pub fn database(&self) -> crate::store::Location {
+        match &self.database_url {
+            Some(url) => crate::store::Location::Url(url.clone()),
+            None => crate::store::Location::File(self.database_path()),
+        }
     }
 }
 

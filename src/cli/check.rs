@@ -35,6 +35,9 @@ pub struct CheckArgs {
     /// Folder of the database [default: ./data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// `postgres://…`: the shared PostgreSQL store instead of the SQLite file.
+    #[arg(long)]
+    database_url: Option<String>,
     /// Folder of the Cedar policy files [default: ./policies].
     #[arg(long)]
     policies: Option<PathBuf>,
@@ -51,17 +54,20 @@ fn json_arg(name: &str, text: Option<&str>) -> Result<Option<Value>, String> {
 pub fn run(args: CheckArgs) -> Result<(), String> {
     let overrides = Overrides {
         data_dir: args.data_dir,
+        database_url: args.database_url,
         policies: args.policies,
         schema: args.schema,
         ..Overrides::default()
     };
     let settings = Settings::load(args.config.as_deref(), &overrides).map_err(|e| e.to_string())?;
     let authz = Authz::load(&settings.policies, &settings.schema).map_err(|e| e.to_string())?;
-    let db = settings.database_path();
-    if !db.is_file() {
-        return Err(format!("no database at `{}`", db.display()));
+    let location = settings.database();
+    if let crate::store::Location::File(path) = &location {
+        if !path.is_file() {
+            return Err(format!("no database at `{}`", path.display()));
+        }
     }
-    let store = Store::open(&db).map_err(|e| e.to_string())?;
+    let store = Store::connect(&location).map_err(|e| e.to_string())?;
     // Custom roles are policies too: decide with them, as the server does.
     authz
         .set_all_roles(crate::store::role_map(&store).map_err(|e| e.to_string())?)

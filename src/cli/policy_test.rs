@@ -47,6 +47,9 @@ pub struct ImpactArgs {
     /// without a database only the test cases are compared.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// `postgres://…`: sample the shared PostgreSQL store instead.
+    #[arg(long)]
+    database_url: Option<String>,
     /// Organizations sampled from the database.
     #[arg(long, default_value_t = policytest::DEFAULT_SAMPLE_ORGS)]
     sample: usize,
@@ -103,6 +106,7 @@ pub fn test(args: TestArgs) -> Result<ExitCode, String> {
 pub fn impact(args: ImpactArgs) -> Result<ExitCode, String> {
     let overrides = Overrides {
         data_dir: args.data_dir,
+        database_url: args.database_url,
         ..Overrides::default()
     };
     let settings = settings(args.source, args.schema, overrides)?;
@@ -117,7 +121,7 @@ pub fn impact(args: ImpactArgs) -> Result<ExitCode, String> {
         let dir = policytest::tests_dir(dir);
         suites.extend(policytest::load_dir(&dir).map_err(|e| e.to_string())?);
     }
-    let (data, roles) = database(&settings.database_path())?;
+    let (data, roles) = database(&settings.database())?;
     // Both sides serve the database's custom roles, as the server would.
     before
         .set_all_roles(roles.clone())
@@ -154,15 +158,17 @@ fn print_report(
 
 /// The memberships and custom roles of the database, or none when there
 /// is no database.
-fn database(path: &std::path::Path) -> Result<(Vec<OrgAccess>, RoleMap), String> {
-    if !path.is_file() {
-        eprintln!(
-            "no database at `{}`: comparing the test cases only",
-            path.display()
-        );
-        return Ok((Vec::new(), RoleMap::new()));
+fn database(location: &crate::store::Location) -> Result<(Vec<OrgAccess>, RoleMap), String> {
+    if let crate::store::Location::File(path) = location {
+        if !path.is_file() {
+            eprintln!(
+                "no database at `{}`: comparing the test cases only",
+                path.display()
+            );
+            return Ok((Vec::new(), RoleMap::new()));
+        }
     }
-    let store = Store::open(path).map_err(|e| e.to_string())?;
+    let store = Store::connect(location).map_err(|e| e.to_string())?;
     let access = store
         .read(|db| db.load_all_access())
         .map_err(|e: StoreError| e.to_string())?;

@@ -370,10 +370,10 @@ impl Inner {
     }
 
     /// Applies a change to organization `org` (see the module comment).
-    fn change_org<T>(
+    fn change_org<T: Send>(
         &self,
         org: &str,
-        work: impl FnOnce(&Change<'_, '_>) -> Result<T, DomainError>,
+        work: impl FnOnce(&Change<'_, '_>) -> Result<T, DomainError> + Send,
     ) -> Result<T, DomainError> {
         self.change_org_with(org, false, work)
     }
@@ -381,11 +381,11 @@ impl Inner {
     /// Like `change_org`; with `roles`, the change touches `org`'s custom
     /// roles, so the policy set is rebuilt with them and checked before the
     /// commit, and served with the new snapshot before the call returns.
-    fn change_org_with<T>(
+    fn change_org_with<T: Send>(
         &self,
         org: &str,
         roles: bool,
-        work: impl FnOnce(&Change<'_, '_>) -> Result<T, DomainError>,
+        work: impl FnOnce(&Change<'_, '_>) -> Result<T, DomainError> + Send,
     ) -> Result<T, DomainError> {
         let _writer = self
             .write_lock
@@ -440,9 +440,9 @@ impl Inner {
 
     /// Applies a change that decisions do not read (invites, mail): same
     /// lock and authorization, no data revision and no snapshot patch.
-    fn change_untracked<T>(
+    fn change_untracked<T: Send>(
         &self,
-        work: impl FnOnce(&Change<'_, '_>) -> Result<T, DomainError>,
+        work: impl FnOnce(&Change<'_, '_>) -> Result<T, DomainError> + Send,
     ) -> Result<T, DomainError> {
         let _writer = self
             .write_lock

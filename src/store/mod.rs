@@ -86,6 +86,29 @@ pub trait Tx:
 /// What the domain holds while it works: a unit of work of some backend.
 pub type Db<'c> = dyn Tx + 'c;
 
+/// Where the data lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An embedded SQLite file (the default).
+    File(PathBuf),
+    /// A shared PostgreSQL database, `postgres://…`.
+    Url(String),
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Url(url) => f.debug_tuple("Url").field(&redact_url(url)).finish(),
+        }
+    }
+}
+
+/// A database URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    postgres::redact(url)
+}
+
 /// The database the sidecar keeps its data in.
 #[derive(Debug)]
 pub struct Store {
@@ -95,6 +118,7 @@ pub struct Store {
 #[derive(Debug)]
 enum Backend {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
@@ -106,45 +130,86 @@ impl Store {
         })
     }
 
-    /// Where the data lives, for messages.
-    pub fn path(&self) -> &Path {
+    /// Opens the database at `location`: a SQLite file, or a PostgreSQL URL
+    /// (connecting, and migrating once however many replicas start).
+    pub fn connect(location: &Location) -> Result<Self, StoreError> {
+        match location {
+            Location::File(path) => Self::open(path),
+            Location::Url(url) => Ok(Self {
+                backend: Backend::Postgres(off_runtime(|| postgres::PgStore::open(url))?),
+            }),
+        }
+    }
+
+    /// Where the data lives, for messages (never with a password).
+    pub fn describe(&self) -> String {
         match &self.backend {
-            Backend::Sqlite(s) => s.path(),
+            Backend::Sqlite(s) => s.path().display().to_string(),
+            Backend::Postgres(p) => p.redacted_url().to_owned(),
         }
     }
 
     /// Runs `work` in one transaction and bumps the data revision in it.
     /// Commits when `work` succeeds; rolls back otherwise. Returns the new
     /// data revision with the result.
-    pub fn write<T, E>(&self, work: impl FnOnce(&Db<'_>) -> Result<T, E>) -> Result<(T, u64), E>
+    pub fn write<T, E>(
+        &self,
+        work: impl FnOnce(&Db<'_>) -> Result<T, E> + Send,
+    ) -> Result<(T, u64), E>
     where
-        E: From<StoreError>,
+        E: From<StoreError> + Send,
+        T: Send,
     {
         match &self.backend {
             Backend::Sqlite(s) => s.write(work),
+            Backend::Postgres(p) => off_runtime(|| p.write(|db| work(db))),
         }
     }
 
     /// Runs `work` in one transaction without touching the data revision:
     /// for writes decisions never read (API keys, invites, mail).
-    pub fn write_untracked<T, E>(&self, work: impl FnOnce(&Db<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn write_untracked<T, E>(
+        &self,
+        work: impl FnOnce(&Db<'_>) -> Result<T, E> + Send,
+    ) -> Result<T, E>
     where
-        E: From<StoreError>,
+        E: From<StoreError> + Send,
+        T: Send,
     {
         match &self.backend {
             Backend::Sqlite(s) => s.write_untracked(work),
+            Backend::Postgres(p) => off_runtime(|| p.write_untracked(|db| work(db))),
         }
     }
 
     /// Runs read-only `work`.
-    pub fn read<T, E>(&self, work: impl FnOnce(&Db<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn read<T, E>(&self, work: impl FnOnce(&Db<'_>) -> Result<T, E> + Send) -> Result<T, E>
     where
-        E: From<StoreError>,
+        E: From<StoreError> + Send,
+        T: Send,
     {
         match &self.backend {
             Backend::Sqlite(s) => s.read(work),
+            Backend::Postgres(p) => off_runtime(|| p.read(|db| work(db))),
         }
     }
+}
+
+/// Runs `work` where a blocking database driver may block: here, unless
+/// this thread drives an async runtime (a request handler, a test body),
+/// then on a thread of its own. PostgreSQL's blocking client runs its own
+/// runtime inside and must not be called from an async one; SQLite needs
+/// no such care.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return work();
+    }
+    std::thread::scope(|scope| {
+        scope
+            .spawn(work)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// The `LIMIT` of a page query: one row more than the page, so that

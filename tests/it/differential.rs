@@ -298,6 +298,16 @@ async fn world_app() -> (TestApp, Files) {
     (t, files)
 }
 
+/// The oracle reads the SQLite file itself (independently of the store),
+/// so under `TENANTGATE_IT_POSTGRES` there is no file to read.
+fn oracle_skipped(test: &str) -> bool {
+    let skipped = std::env::var_os("TENANTGATE_IT_POSTGRES").is_some();
+    if skipped {
+        eprintln!("SKIPPED {test}: the Cedar oracle reads the SQLite file, and this run keeps the data in PostgreSQL");
+    }
+    skipped
+}
+
 fn database(t: &TestApp) -> std::path::PathBuf {
     t.app.settings.data_dir.join("tenantgate.sqlite")
 }
@@ -363,6 +373,9 @@ fn ask(user: &str, action: &str, resource: Value, context: Value) -> Value {
 /// organization, role groups reached through attributes.
 #[tokio::test]
 async fn the_known_disagreements_agree_with_cedar() {
+    if oracle_skipped("the_known_disagreements_agree_with_cedar") {
+        return;
+    }
     let (t, files) = world_app().await;
     // o0: u0 owner, u4 admin and member of w0. A custom role that is deleted.
     let role = json!({"key": "gone", "name": "Gone", "permissions": ["member.list"]});
@@ -429,6 +442,9 @@ async fn the_known_disagreements_agree_with_cedar() {
 
 #[test]
 fn decisions_equal_cedar_over_the_whole_database() {
+    if oracle_skipped("decisions_equal_cedar_over_the_whole_database") {
+        return;
+    }
     let cases: u32 = std::env::var("DIFF_CASES")
         .ok()
         .and_then(|v| v.parse().ok())

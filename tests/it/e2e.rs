@@ -184,6 +184,9 @@ async fn check_decides_from_the_command_line_and_names_policy_locations() {
             .arg("--schema")
             .arg(&s.schema)
             .args(args);
+        if let Some(url) = &s.database_url {
+            cmd.arg("--database-url").arg(url);
+        }
         cmd.output().unwrap()
     };
     let out = run(&[

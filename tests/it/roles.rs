@@ -575,24 +575,26 @@ async fn roles_survive_a_restart_and_the_check_command_sees_them() {
     assert!(decision.allowed());
 
     let dir = t.dir.path();
-    let out = tenantgate_cli(
-        dir,
-        &[
-            "check",
-            "--principal",
-            "User::\"nick\"",
-            "--action",
-            "billing.read",
-            "--resource",
-            "Organization::\"acme\"",
-            "--data-dir",
-            "data",
-            "--policies",
-            "policies",
-            "--schema",
-            "schema",
-        ],
-    );
+    let url = t.app.settings.database_url.clone();
+    let mut args = vec![
+        "check",
+        "--principal",
+        "User::\"nick\"",
+        "--action",
+        "billing.read",
+        "--resource",
+        "Organization::\"acme\"",
+        "--data-dir",
+        "data",
+        "--policies",
+        "policies",
+        "--schema",
+        "schema",
+    ];
+    if let Some(url) = &url {
+        args.extend(["--database-url", url.as_str()]);
+    }
+    let out = tenantgate_cli(dir, &args);
     let text = stdout_of(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("decision: Allow"), "{text}");

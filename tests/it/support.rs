@@ -217,13 +217,22 @@ impl Builder {
             mail_poll_ms: 50,
             ..Settings::default()
         };
+        let database = PgDatabase::from_env().map(|(database, url)| {
+            settings.database_url = Some(url);
+            database
+        });
         if let Some(f) = self.settings {
             f(&mut settings);
         }
         let app = App::open(settings).unwrap();
         // Dropping the background stops it.
         let tasks = self.background.then(|| app.spawn_background());
-        TestApp { dir, app, tasks }
+        TestApp {
+            dir,
+            app,
+            tasks,
+            _database: database,
+        }
     }
 }
 
@@ -232,6 +241,61 @@ pub struct TestApp {
     pub dir: TempDir,
     pub app: Arc<App>,
     tasks: Option<tenantgate::app::Background>,
+    /// Dropped last: the app's connections go first.
+    _database: Option<PgDatabase>,
+}
+
+/// With `TENANTGATE_IT_POSTGRES` set to a server URL, every in-process
+/// `TestApp` keeps its data in a fresh PostgreSQL database of that server
+/// (dropped afterwards), so the whole suite checks that both backends give
+/// the same answers: `TENANTGATE_IT_POSTGRES=postgres://postgres@127.0.0.1:5432/test cargo test --test it`.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+/// Runs `work` on a thread of its own: the PostgreSQL client blocks, which
+/// it must not do on an async runtime thread.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(work).join().unwrap())
+}
+
+impl PgDatabase {
+    fn from_env() -> Option<(Self, String)> {
+        off_runtime(Self::create)
+    }
+
+    fn create() -> Option<(Self, String)> {
+        let admin_url = std::env::var("TENANTGATE_IT_POSTGRES").ok()?;
+        let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("TENANTGATE_IT_POSTGRES={admin_url}: {e}"));
+        let name = format!("tg_it_{:016x}", rand::random::<u64>());
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .unwrap();
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(b, _)| b);
+        let url = format!("{base}/{name}?sslmode=disable");
+        Some((Self { admin_url, name }, url))
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        off_runtime(|| self.drop_database());
+    }
+}
+
+impl PgDatabase {
+    fn drop_database(&self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
 }
 
 impl TestApp {

@@ -15,7 +15,7 @@ use super::{PgDb, PgStore};
 pub(super) fn run_both(
     label: &str,
     steps: usize,
-    sqlite: impl Fn(usize, &Db<'_>) -> Vec<String>,
+    sqlite: impl Fn(usize, &Db<'_>) -> Vec<String> + Sync,
     pg: impl Fn(usize, &PgDb<'_>) -> Vec<String>,
 ) -> bool {
     let Some(server) = TestDatabase::create(label) else {

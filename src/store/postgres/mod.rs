@@ -4,8 +4,6 @@
 //! lock, so writers of all replicas are serialized as SQLite's single writer
 //! is, and the data revision grows in commit order.
 
-#![allow(dead_code)] // Served once every topic of the store API is in (see `Store`).
-
 mod access;
 mod audit;
 mod connect;
@@ -24,9 +22,9 @@ use postgres::{IsolationLevel, Row, Transaction};
 use postgres_native_tls::MakeTlsConnector;
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::StoreError;
+use super::{StoreError, Tx};
 
-pub use connect::PgSettings;
+pub use connect::{redact, PgSettings};
 
 /// Connections kept open per replica.
 const POOL_SIZE: u32 = 8;
@@ -40,8 +38,22 @@ type Pool = r2d2::Pool<PostgresConnectionManager<MakeTlsConnector>>;
 
 /// A PostgreSQL database.
 pub struct PgStore {
-    pool: Pool,
+    /// Always `Some` until dropped (see `Drop`).
+    pool: Option<Pool>,
     settings: PgSettings,
+}
+
+impl Drop for PgStore {
+    /// Closing a connection blocks on the driver's own runtime, which may
+    /// not happen on an async runtime thread (the store is often dropped on
+    /// one, at shutdown and in tests): close them on a thread of their own.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            std::thread::scope(|scope| {
+                scope.spawn(move || drop(pool));
+            });
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -83,7 +95,10 @@ impl PgStore {
             .connection_timeout(CONNECT_TIMEOUT)
             .build(manager)
             .map_err(|e| StoreError::Unreachable(format!("{}: {e}", settings.redacted())))?;
-        let store = Self { pool, settings };
+        let store = Self {
+            pool: Some(pool),
+            settings,
+        };
         let mut conn = store.connection()?;
         let mut tx = conn.transaction()?;
         migrations::migrate(&mut tx)?;
@@ -101,6 +116,8 @@ impl PgStore {
     ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<MakeTlsConnector>>, StoreError>
     {
         self.pool
+            .as_ref()
+            .ok_or_else(|| StoreError::Unreachable("the store is closed".into()))?
             .get()
             .map_err(|e| StoreError::Unreachable(format!("{}: {e}", self.settings.redacted())))
     }
@@ -167,6 +184,16 @@ impl PgStore {
     }
 }
 
+impl Tx for PgDb<'_> {
+    fn now(&self) -> &str {
+        &self.now
+    }
+
+    fn data_revision(&self) -> Result<u64, StoreError> {
+        self.data_revision_now()
+    }
+}
+
 /// Statement helpers for the topic modules.
 impl PgDb<'_> {
     pub(super) fn now_str(&self) -> &str {
@@ -224,11 +251,14 @@ impl PgDb<'_> {
 /// rather than because of a bug.
 pub(super) fn is_unavailable(e: &postgres::Error) -> bool {
     use postgres::error::SqlState;
-    if e.is_closed() {
+    // Lost or refused connections carry an I/O error; a statement that
+    // returned the wrong number of rows carries none (that is a bug).
+    let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+    if e.is_closed() || io {
         return true;
     }
     match e.code() {
-        None => e.as_db_error().is_none(),
+        None => false,
         Some(code) => [
             SqlState::ADMIN_SHUTDOWN,
             SqlState::CRASH_SHUTDOWN,

@@ -243,3 +243,28 @@ fn with_permissions((mut role, json): (CustomRole, String)) -> Result<CustomRole
 fn permissions_json(permissions: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(permissions).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
+
+/// An invite's delivery from its latest outbox row (none: mail disabled).
+fn delivery(
+    mail_status: Option<&str>,
+    attempts: Option<i64>,
+    last_error: Option<String>,
+) -> crate::model::Delivery {
+    use crate::model::{Delivery, DeliveryStatus};
+    match mail_status {
+        None => Delivery {
+            status: DeliveryStatus::Disabled,
+            attempts: 0,
+            last_error: None,
+        },
+        Some(s) => Delivery {
+            status: match s {
+                "queued" => DeliveryStatus::Queued,
+                "sent" => DeliveryStatus::Sent,
+                _ => DeliveryStatus::Failed,
+            },
+            attempts: attempts.and_then(|a| u32::try_from(a).ok()).unwrap_or(0),
+            last_error,
+        },
+    }
+}

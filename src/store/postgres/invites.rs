@@ -6,7 +6,7 @@ use postgres::Row;
 
 use super::super::{parse_column, split_page, StoreError};
 use super::PgDb;
-use crate::model::{Delivery, DeliveryStatus, Invite, InviteStatus, RoleKey};
+use crate::model::{Invite, InviteStatus, RoleKey};
 use crate::store::api::*;
 
 /// The invite columns, with the status as it reads now (`$1` is bound to
@@ -31,22 +31,7 @@ fn invite_from_row(row: &Row) -> Result<InviteRow, StoreError> {
     let mail_status: Option<String> = row.try_get(10)?;
     let attempts: Option<i64> = row.try_get(11)?;
     let last_error: Option<String> = row.try_get(12)?;
-    let delivery = match mail_status.as_deref() {
-        None => Delivery {
-            status: DeliveryStatus::Disabled,
-            attempts: 0,
-            last_error: None,
-        },
-        Some(s) => Delivery {
-            status: match s {
-                "queued" => DeliveryStatus::Queued,
-                "sent" => DeliveryStatus::Sent,
-                _ => DeliveryStatus::Failed,
-            },
-            attempts: attempts.and_then(|a| u32::try_from(a).ok()).unwrap_or(0),
-            last_error,
-        },
-    };
+    let delivery = crate::store::delivery(mail_status.as_deref(), attempts, last_error);
     Ok(InviteRow {
         invite: Invite {
             id: row.try_get(0)?,

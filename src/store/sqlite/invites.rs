@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{parse_column, split_page, SqliteDb, StoreError};
-use crate::model::{Delivery, DeliveryStatus, Invite, InviteStatus, RoleKey};
+use crate::model::{Invite, InviteStatus, RoleKey};
 use crate::store::api::*;
 use crate::store::fetch_limit;
 
@@ -29,22 +29,7 @@ fn invite_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<InviteRow
     let attempts: Option<i64> = row.get(11)?;
     let last_error: Option<String> = row.get(12)?;
     let build = || -> Result<InviteRow, StoreError> {
-        let delivery = match mail_status.as_deref() {
-            None => Delivery {
-                status: DeliveryStatus::Disabled,
-                attempts: 0,
-                last_error: None,
-            },
-            Some(s) => Delivery {
-                status: match s {
-                    "queued" => DeliveryStatus::Queued,
-                    "sent" => DeliveryStatus::Sent,
-                    _ => DeliveryStatus::Failed,
-                },
-                attempts: attempts.and_then(|a| u32::try_from(a).ok()).unwrap_or(0),
-                last_error,
-            },
-        };
+        let delivery = crate::store::delivery(mail_status.as_deref(), attempts, last_error);
         Ok(InviteRow {
             invite: Invite {
                 id: row.get(0)?,
